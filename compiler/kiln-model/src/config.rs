@@ -1,0 +1,90 @@
+//! `kiln.toml` (the library root) and the machine configuration files
+//! (`/etc/kiln/config.toml`, `$XDG_CONFIG_HOME/kiln/config.toml`, `$KILN_CONFIG`).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where a library keeps its parts, relative to `kiln.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct PathsSpec {
+    /// Component folders (`rules/`, `skills/`, …) live here.
+    pub components: String,
+    /// `*.profile.json` files live here.
+    pub profiles: String,
+    /// Library tool definitions (`<tool>/tool.json`) live here.
+    pub tools: String,
+    /// Build output.
+    pub dist: String,
+}
+
+impl Default for PathsSpec {
+    fn default() -> Self {
+        PathsSpec {
+            components: "components".into(),
+            profiles: "profiles".into(),
+            tools: "tools".into(),
+            dist: "dist".into(),
+        }
+    }
+}
+
+/// Secret resolution settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct SecretsSpec {
+    /// The 1Password CLI to run for `op://` references (an absolute path works with an empty
+    /// `PATH`, as under Home Manager activation). Default `op`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_command: Option<String>,
+}
+
+/// Settings every configuration layer may set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigValues {
+    /// The profile this machine uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Profile by hostname, used when no profile is given otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hosts: BTreeMap<String, String>,
+    /// Tools to build and deploy on this machine (default: the profile's tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
+    /// Template variables; profiles override library values, machine layers override both.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub variables: serde_json::Map<String, serde_json::Value>,
+    /// Secret resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsSpec>,
+}
+
+/// `kiln.toml`: makes a directory a kiln library.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct LibrarySpec {
+    /// Format version; must be 1.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// Where the library keeps its parts.
+    #[serde(default)]
+    pub paths: PathsSpec,
+    /// Library-wide defaults for the machine configuration.
+    #[serde(flatten)]
+    pub values: ConfigValues,
+}
+
+/// A machine configuration file (`config.toml` of the system, user or `KILN_CONFIG` layer).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct MachineConfigSpec {
+    /// Path of the library (absolute, or relative to this file; `~/` is the home directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    /// The settings shared with `kiln.toml`.
+    #[serde(flatten)]
+    pub values: ConfigValues,
+}
