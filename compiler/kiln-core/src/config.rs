@@ -85,8 +85,13 @@ pub fn read_layer(kind: LayerKind, path: &Path) -> Result<Option<Layer>, Diagnos
 pub fn parse_layer(kind: LayerKind, source: &SourceFile) -> Result<Layer, Diagnostics> {
     let mut diagnostics = Diagnostics::new();
     let value = document::parse(source, Format::Toml).map_err(|d| Diagnostics::from_iter([d]))?;
-    let spec: Option<MachineConfigSpec> =
-        document::check(source, Format::Toml, DocumentKind::MachineConfig, value.clone(), &mut diagnostics);
+    let spec: Option<MachineConfigSpec> = document::check(
+        source,
+        Format::Toml,
+        DocumentKind::MachineConfig,
+        value.clone(),
+        &mut diagnostics,
+    );
     if spec.is_none() || diagnostics.has_errors() {
         return Err(diagnostics);
     }
@@ -94,7 +99,11 @@ pub fn parse_layer(kind: LayerKind, source: &SourceFile) -> Result<Layer, Diagno
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    Ok(Layer { kind, origin: source.path.clone(), values })
+    Ok(Layer {
+        kind,
+        origin: source.path.clone(),
+        values,
+    })
 }
 
 /// The library's `kiln.toml` as a layer (only its configuration values).
@@ -103,7 +112,11 @@ pub fn library_layer(values: &ConfigValues, origin: &str) -> Layer {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
     };
-    Layer { kind: LayerKind::Library, origin: origin.to_string(), values }
+    Layer {
+        kind: LayerKind::Library,
+        origin: origin.to_string(),
+        values,
+    }
 }
 
 /// One effective setting and the layer that set it.
@@ -164,15 +177,29 @@ impl EffectiveConfig {
 
 /// Tables whose keys are data (merged key by key, shown as `hosts.laptop`); other values,
 /// arrays included, are replaced whole.
-fn flatten(values: &Map<String, Value>, prefix: &str, layer: &Layer, out: &mut BTreeMap<String, Setting>) {
+fn flatten(
+    values: &Map<String, Value>,
+    prefix: &str,
+    layer: &Layer,
+    out: &mut BTreeMap<String, Setting>,
+) {
     for (key, value) in values {
-        let dotted = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let dotted = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match value {
             Value::Object(table) if !table.is_empty() => flatten(table, &dotted, layer, out),
             _ => {
                 out.insert(
                     dotted.clone(),
-                    Setting { key: dotted, value: value.clone(), layer: layer.kind, origin: layer.origin.clone() },
+                    Setting {
+                        key: dotted,
+                        value: value.clone(),
+                        layer: layer.kind,
+                        origin: layer.origin.clone(),
+                    },
                 );
             }
         }
@@ -203,7 +230,10 @@ impl EffectiveConfig {
         let setting = self.get(&format!("hosts.{hostname}"))?;
         Some(ProfileChoice {
             name: setting.value.as_str()?.to_string(),
-            because: format!("`hosts.{hostname}` from {} ({})", setting.layer, setting.origin),
+            because: format!(
+                "`hosts.{hostname}` from {} ({})",
+                setting.layer, setting.origin
+            ),
         })
     }
 }
@@ -219,17 +249,29 @@ mod tests {
     #[test]
     fn later_layers_win_and_keep_their_origin() {
         let config = EffectiveConfig::merge(vec![
-            layer(LayerKind::System, "profile = \"server\"\n[hosts]\nbox = \"work\"\n"),
-            layer(LayerKind::User, "profile = \"personal\"\n[hosts]\nlaptop = \"personal\"\n"),
+            layer(
+                LayerKind::System,
+                "profile = \"server\"\n[hosts]\nbox = \"work\"\n",
+            ),
+            layer(
+                LayerKind::User,
+                "profile = \"personal\"\n[hosts]\nlaptop = \"personal\"\n",
+            ),
         ]);
         assert_eq!(config.string("profile"), Some("personal"));
         assert_eq!(config.get("profile").expect("set").layer, LayerKind::User);
-        assert_eq!(config.get("hosts.box").expect("kept").layer, LayerKind::System);
+        assert_eq!(
+            config.get("hosts.box").expect("kept").layer,
+            LayerKind::System
+        );
     }
 
     #[test]
     fn hostname_map_chooses_when_no_profile_is_set() {
-        let config = EffectiveConfig::merge(vec![layer(LayerKind::User, "[hosts]\nlaptop = \"personal\"\n")]);
+        let config = EffectiveConfig::merge(vec![layer(
+            LayerKind::User,
+            "[hosts]\nlaptop = \"personal\"\n",
+        )]);
         let choice = config.choose_profile("laptop").expect("chosen");
         assert_eq!(choice.name, "personal");
         assert!(config.choose_profile("other").is_none());
@@ -237,8 +279,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_located_errors() {
-        let errors = parse_layer(LayerKind::User, &SourceFile::new("c.toml", "profle = \"x\"\n"))
-            .expect_err("unknown key");
+        let errors = parse_layer(
+            LayerKind::User,
+            &SourceFile::new("c.toml", "profle = \"x\"\n"),
+        )
+        .expect_err("unknown key");
         let first = errors.iter().next().expect("one");
         assert_eq!(first.code, "kiln::schema::unknown_key");
         assert_eq!(first.help.as_deref(), Some("did you mean `profile`?"));

@@ -36,12 +36,22 @@ impl Location {
     /// The location of `span` in `source`.
     pub fn new(source: &SourceFile, span: Range<usize>) -> Location {
         let (line, column) = source.line_col(span.start);
-        Location { file: source.path.clone(), span, line, column }
+        Location {
+            file: source.path.clone(),
+            span,
+            line,
+            column,
+        }
     }
 
     /// A whole file, without a position in it.
     pub fn file(path: impl Into<String>) -> Location {
-        Location { file: path.into(), span: 0..0, line: 0, column: 0 }
+        Location {
+            file: path.into(),
+            span: 0..0,
+            line: 0,
+            column: 0,
+        }
     }
 }
 
@@ -80,7 +90,10 @@ impl Diagnostic {
 
     /// A warning.
     pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     /// Points the diagnostic at `span` in `source`.
@@ -130,7 +143,9 @@ impl Diagnostic {
 
     fn sort_key(&self) -> (Option<(&str, usize)>, &str, &str) {
         (
-            self.location.as_ref().map(|l| (l.file.as_str(), l.span.start)),
+            self.location
+                .as_ref()
+                .map(|l| (l.file.as_str(), l.span.start)),
             self.code,
             self.message.as_str(),
         )
@@ -206,7 +221,10 @@ impl FromIterator<Diagnostic> for Diagnostics {
 }
 
 /// `Some("did you mean `x`?")` when one of `candidates` is close to `wanted`.
-pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     closest(wanted, candidates).map(|best| format!("did you mean `{best}`?"))
 }
 
@@ -226,7 +244,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(closest("git-workflw", ["git-workflow", "clean-code"]), Some("git-workflow"));
+        assert_eq!(
+            closest("git-workflw", ["git-workflow", "clean-code"]),
+            Some("git-workflow")
+        );
         assert_eq!(closest("zzz", ["git-workflow", "clean-code"]), None);
     }
 }

@@ -90,8 +90,11 @@ pub fn check<T: DeserializeOwned>(
         Ok(spec) => Some(spec),
         Err(error) => {
             diagnostics.push(
-                Diagnostic::error("kiln::schema::invalid", format!("invalid document: {error}"))
-                    .at(source, source.document_start(format)),
+                Diagnostic::error(
+                    "kiln::schema::invalid",
+                    format!("invalid document: {error}"),
+                )
+                .at(source, source.document_start(format)),
             );
             None
         }
@@ -107,7 +110,9 @@ fn schema_diagnostics(
     let pointer = error.instance_path().as_str();
     let schema_path = error.schema_path().as_str();
     let locate = |pointer: &str, key: bool| {
-        source.locate(format, pointer, key).unwrap_or_else(|| source.document_start(format))
+        source
+            .locate(format, pointer, key)
+            .unwrap_or_else(|| source.document_start(format))
     };
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected }
@@ -118,11 +123,12 @@ fn schema_diagnostics(
                 .map(|key| {
                     let escaped = key.replace('~', "~0").replace('/', "~1");
                     let span = locate(&format!("{pointer}/{escaped}"), true);
-                    let help = did_you_mean(key, allowed.iter().map(String::as_str)).or_else(|| {
-                        (!allowed.is_empty()).then(|| {
-                            format!("remove it; known keys here: {}", backticked(&allowed))
-                        })
-                    });
+                    let help =
+                        did_you_mean(key, allowed.iter().map(String::as_str)).or_else(|| {
+                            (!allowed.is_empty()).then(|| {
+                                format!("remove it; known keys here: {}", backticked(&allowed))
+                            })
+                        });
                     Diagnostic::error(
                         "kiln::schema::unknown_key",
                         format!("unknown key `{key}`{}", in_place(pointer)),
@@ -147,7 +153,9 @@ fn schema_diagnostics(
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
             let node = lookup(&schema.json, parent_pointer(schema_path));
-            let allowed = node.map(|node| allowed_constants(&schema.json, node)).unwrap_or_default();
+            let allowed = node
+                .map(|node| allowed_constants(&schema.json, node))
+                .unwrap_or_default();
             let got = error.instance();
             let (label, help) = if allowed.is_empty() {
                 ("not a valid value here".to_string(), None)
@@ -161,7 +169,11 @@ fn schema_diagnostics(
             vec![
                 Diagnostic::error(
                     "kiln::schema::invalid_value",
-                    format!("invalid value {} for `{}`", short(got), pretty_pointer(pointer)),
+                    format!(
+                        "invalid value {} for `{}`",
+                        short(got),
+                        pretty_pointer(pointer)
+                    ),
                 )
                 .at(source, locate(pointer, false))
                 .label(label)
@@ -181,7 +193,11 @@ fn schema_diagnostics(
             vec![
                 Diagnostic::error(
                     "kiln::schema::invalid_value",
-                    format!("invalid value {} for `{}`", short(error.instance()), pretty_pointer(pointer)),
+                    format!(
+                        "invalid value {} for `{}`",
+                        short(error.instance()),
+                        pretty_pointer(pointer)
+                    ),
                 )
                 .at(source, locate(pointer, false))
                 .label(error.masked().to_string())
@@ -192,7 +208,10 @@ fn schema_diagnostics(
 }
 
 fn pattern_help(pointer: &str) -> Option<String> {
-    let field = pointer_segments(pointer).into_iter().rev().find(|s| s.parse::<usize>().is_err())?;
+    let field = pointer_segments(pointer)
+        .into_iter()
+        .rev()
+        .find(|s| s.parse::<usize>().is_err())?;
     Some(
         match field.as_str() {
             "version" => "use a semantic version such as `1.0.0`",
@@ -206,7 +225,11 @@ fn pattern_help(pointer: &str) -> Option<String> {
 }
 
 fn in_place(pointer: &str) -> String {
-    if pointer.is_empty() { String::new() } else { format!(" in `{}`", pretty_pointer(pointer)) }
+    if pointer.is_empty() {
+        String::new()
+    } else {
+        format!(" in `{}`", pretty_pointer(pointer))
+    }
 }
 
 /// `/content/sections/0/heading` → `content.sections[0].heading`.
@@ -222,7 +245,11 @@ pub fn pretty_pointer(pointer: &str) -> String {
             out.push_str(&segment);
         }
     }
-    if out.is_empty() { "(document)".to_string() } else { out }
+    if out.is_empty() {
+        "(document)".to_string()
+    } else {
+        out
+    }
 }
 
 fn short(value: &Value) -> String {
@@ -235,7 +262,11 @@ fn short(value: &Value) -> String {
 }
 
 fn backticked(items: &[String]) -> String {
-    items.iter().map(|item| format!("`{item}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parent_pointer(pointer: &str) -> &str {
@@ -248,8 +279,14 @@ fn lookup<'a>(root: &'a Value, pointer: &str) -> Option<&'a Value> {
 }
 
 fn resolve_ref<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
-    match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
-        Some(target) => root.pointer(target).map_or(node, |target| resolve_ref(root, target)),
+    match node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+    {
+        Some(target) => root
+            .pointer(target)
+            .map_or(node, |target| resolve_ref(root, target)),
         None => node,
     }
 }
@@ -273,7 +310,12 @@ fn allowed_constants(root: &Value, node: &Value) -> Vec<String> {
         out.extend(values.iter().filter_map(Value::as_str).map(str::to_string));
     }
     for keyword in ["oneOf", "anyOf"] {
-        for branch in node.get(keyword).and_then(Value::as_array).into_iter().flatten() {
+        for branch in node
+            .get(keyword)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             out.extend(allowed_constants(root, branch));
         }
     }
@@ -286,7 +328,10 @@ mod tests {
 
     #[test]
     fn pointers_read_like_paths() {
-        assert_eq!(pretty_pointer("/content/sections/0/heading"), "content.sections[0].heading");
+        assert_eq!(
+            pretty_pointer("/content/sections/0/heading"),
+            "content.sections[0].heading"
+        );
         assert_eq!(pretty_pointer(""), "(document)");
     }
 }

@@ -12,7 +12,6 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::library::Library;
 use crate::refs::Resolved;
 
-
 /// Why one component needs another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,13 +39,21 @@ impl Library {
     /// The dependencies of a component that resolve (unknown references are reported by
     /// validation), in written order.
     pub fn dependencies(&self, id: &ComponentId) -> Vec<Dependency> {
-        let Some(component) = self.components.get(id) else { return Vec::new() };
+        let Some(component) = self.components.get(id) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (index, reference) in component.meta.depends_on.iter().enumerate() {
             if let Resolved::Found(target) = self.resolve_ref(reference, None) {
                 let span = self
                     .source(&component.meta_source)
-                    .and_then(|s| s.locate(component.meta_format, &format!("/depends_on/{index}"), false))
+                    .and_then(|s| {
+                        s.locate(
+                            component.meta_format,
+                            &format!("/depends_on/{index}"),
+                            false,
+                        )
+                    })
                     .unwrap_or(0..0);
                 out.push(Dependency {
                     target,
@@ -101,7 +108,10 @@ pub struct GraphEdge {
 
 impl DependencyGraph {
     /// The graph of `members` and the edges among them.
-    pub fn build<'a>(library: &Library, members: impl IntoIterator<Item = &'a ComponentId>) -> DependencyGraph {
+    pub fn build<'a>(
+        library: &Library,
+        members: impl IntoIterator<Item = &'a ComponentId>,
+    ) -> DependencyGraph {
         let members: BTreeSet<&ComponentId> = members.into_iter().collect();
         let mut graph = DiGraph::new();
         let mut index = BTreeMap::new();
@@ -109,8 +119,11 @@ impl DependencyGraph {
             index.insert((*id).clone(), graph.add_node((*id).clone()));
         }
         for id in &members {
-            let mut edges: Vec<(ComponentId, EdgeKind)> =
-                library.dependencies(id).into_iter().map(|d| (d.target, d.kind)).collect();
+            let mut edges: Vec<(ComponentId, EdgeKind)> = library
+                .dependencies(id)
+                .into_iter()
+                .map(|d| (d.target, d.kind))
+                .collect();
             edges.sort();
             edges.dedup();
             for (target, kind) in edges {
@@ -124,7 +137,13 @@ impl DependencyGraph {
 
     /// Nodes in id order.
     pub fn nodes(&self) -> Vec<GraphNode> {
-        self.index.keys().map(|id| GraphNode { id: id.to_string(), kind: id.kind }).collect()
+        self.index
+            .keys()
+            .map(|id| GraphNode {
+                id: id.to_string(),
+                kind: id.kind,
+            })
+            .collect()
     }
 
     /// Edges sorted by (from, to, kind).
@@ -147,16 +166,27 @@ impl DependencyGraph {
 
     /// Graphviz DOT text, stable across runs.
     pub fn to_dot(&self, title: &str) -> String {
-        let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n", escape(title));
+        let mut out = format!(
+            "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n",
+            escape(title)
+        );
         for node in self.nodes() {
-            out.push_str(&format!("  \"{}\" [label=\"{}\"];\n", escape(&node.id), escape(&node.id)));
+            out.push_str(&format!(
+                "  \"{}\" [label=\"{}\"];\n",
+                escape(&node.id),
+                escape(&node.id)
+            ));
         }
         for edge in self.edges() {
             let style = match edge.kind {
                 EdgeKind::DependsOn => "",
                 EdgeKind::Include => " [style=dashed, label=\"include\"]",
             };
-            out.push_str(&format!("  \"{}\" -> \"{}\"{style};\n", escape(&edge.from), escape(&edge.to)));
+            out.push_str(&format!(
+                "  \"{}\" -> \"{}\"{style};\n",
+                escape(&edge.from),
+                escape(&edge.to)
+            ));
         }
         out.push_str("}\n");
         out
@@ -178,16 +208,24 @@ impl DependencyGraph {
             }
             let set: BTreeSet<NodeIndex> = members.iter().copied().collect();
             let path = self.cycle_path(members[0], &set);
-            let names: Vec<String> = path.iter().map(|n| format!("`{}`", self.graph[*n])).collect();
+            let names: Vec<String> = path
+                .iter()
+                .map(|n| format!("`{}`", self.graph[*n]))
+                .collect();
             let first = &self.graph[path[0]];
             let second = &self.graph[path[1 % path.len()]];
-            let dependency = library.dependencies(first).into_iter().find(|d| &d.target == second);
+            let dependency = library
+                .dependencies(first)
+                .into_iter()
+                .find(|d| &d.target == second);
             let mut diagnostic = Diagnostic::error(
                 "kiln::graph::cycle",
                 format!("dependency cycle: {}", names.join(" needs ")),
             )
             .label(format!("`{first}` needs `{second}` here"))
-            .help("components cannot need each other in a loop; remove one `depends_on` or include");
+            .help(
+                "components cannot need each other in a loop; remove one `depends_on` or include",
+            );
             if let Some(dependency) = dependency {
                 if let Some(source) = library.source(&dependency.file) {
                     diagnostic = diagnostic.at(source, dependency.span);
@@ -202,8 +240,11 @@ impl DependencyGraph {
     /// first, neighbours in id order, so the same graph always prints the same loop).
     fn cycle_path(&self, start: NodeIndex, members: &BTreeSet<NodeIndex>) -> Vec<NodeIndex> {
         let sorted_neighbors = |node: NodeIndex| {
-            let mut next: Vec<NodeIndex> =
-                self.graph.neighbors(node).filter(|n| members.contains(n)).collect();
+            let mut next: Vec<NodeIndex> = self
+                .graph
+                .neighbors(node)
+                .filter(|n| members.contains(n))
+                .collect();
             next.sort_by(|a, b| self.graph[*a].cmp(&self.graph[*b]));
             next.dedup();
             next
@@ -237,4 +278,3 @@ impl DependencyGraph {
 fn escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
-

@@ -164,12 +164,16 @@ impl Library {
                         format!("failed to read `{LIBRARY_FILE}`: {error}"),
                     )
                     .in_file(LIBRARY_FILE)
-                    .help("run `kiln` inside a library (a folder with kiln.toml) or pass --library"),
+                    .help(
+                        "run `kiln` inside a library (a folder with kiln.toml) or pass --library",
+                    ),
                 );
                 None
             }
         };
-        let spec = config.as_ref().and_then(|source| parse_library_spec(source, &mut diagnostics));
+        let spec = config
+            .as_ref()
+            .and_then(|source| parse_library_spec(source, &mut diagnostics));
         let paths = spec.as_ref().map(|s| s.paths.clone()).unwrap_or_default();
         let files = discover(root, &paths, &mut diagnostics);
         let mut loaded = Library::assemble(root, config, spec, files);
@@ -185,7 +189,10 @@ impl Library {
         let spec = parse_library_spec(&source, &mut diagnostics);
         let files = files
             .into_iter()
-            .map(|(path, text)| LibraryFile { path, text: Some(text.into()) })
+            .map(|(path, text)| LibraryFile {
+                path,
+                text: Some(text.into()),
+            })
             .collect();
         let mut loaded = Library::assemble(Path::new(""), Some(source), spec, files);
         loaded.diagnostics.extend(diagnostics);
@@ -210,9 +217,15 @@ impl Library {
             .collect();
 
         let mut diagnostics: Diagnostics = plan.diagnostics.into_iter().collect();
-        let mut library = Library { root: root.to_path_buf(), spec, ..Library::default() };
+        let mut library = Library {
+            root: root.to_path_buf(),
+            spec,
+            ..Library::default()
+        };
         if let Some(config) = config {
-            library.sources.insert(config.path.clone(), Arc::new(config));
+            library
+                .sources
+                .insert(config.path.clone(), Arc::new(config));
         }
         for (loadable, problems, source) in results {
             diagnostics.extend(problems);
@@ -244,7 +257,10 @@ impl Library {
                 .or_default()
                 .push(id.clone());
         }
-        Loaded { library, diagnostics }
+        Loaded {
+            library,
+            diagnostics,
+        }
     }
 
     fn insert_component(&mut self, component: Component, diagnostics: &mut Diagnostics) {
@@ -289,17 +305,25 @@ impl Library {
 
     /// The library's paths (defaults when `kiln.toml` is invalid).
     pub fn paths(&self) -> PathsSpec {
-        self.spec.as_ref().map(|s| s.paths.clone()).unwrap_or_default()
+        self.spec
+            .as_ref()
+            .map(|s| s.paths.clone())
+            .unwrap_or_default()
     }
 
     /// Library-wide template variables from `kiln.toml`.
     pub fn variables(&self) -> serde_json::Map<String, Value> {
-        self.spec.as_ref().map(|s| s.values.variables.clone()).unwrap_or_default()
+        self.spec
+            .as_ref()
+            .map(|s| s.values.variables.clone())
+            .unwrap_or_default()
     }
 
     /// Components of `kind` whose last id segment is `segment`.
     pub fn by_last_segment(&self, kind: ComponentKind, segment: &str) -> &[ComponentId] {
-        self.by_last_segment.get(&(kind, segment.to_string())).map_or(&[], Vec::as_slice)
+        self.by_last_segment
+            .get(&(kind, segment.to_string()))
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -311,7 +335,13 @@ fn parse_library_spec(source: &SourceFile, diagnostics: &mut Diagnostics) -> Opt
             return None;
         }
     };
-    document::check(source, Format::Toml, DocumentKind::Library, value, diagnostics)
+    document::check(
+        source,
+        Format::Toml,
+        DocumentKind::Library,
+        value,
+        diagnostics,
+    )
 }
 
 /// Lists every file under the library's components, profiles and tools folders, reading the
@@ -327,7 +357,9 @@ fn discover(root: &Path, paths: &PathsSpec, diagnostics: &mut Diagnostics) -> Ve
             .follow_links(true)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|entry| entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.'));
+            .filter_entry(|entry| {
+                entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+            });
         for entry in walker {
             match entry {
                 Ok(entry) if entry.file_type().is_file() => {
@@ -342,38 +374,74 @@ fn discover(root: &Path, paths: &PathsSpec, diagnostics: &mut Diagnostics) -> Ve
                         .and_then(|p| p.strip_prefix(root).ok())
                         .map_or_else(|| folder.clone(), relative_path);
                     diagnostics.push(
-                        Diagnostic::error("kiln::library::walk", format!("failed to read `{path}`: {error}"))
-                            .in_file(path),
+                        Diagnostic::error(
+                            "kiln::library::walk",
+                            format!("failed to read `{path}`: {error}"),
+                        )
+                        .in_file(path),
                     );
                 }
             }
         }
     }
-    let plan = plan_files(paths, &found.iter().map(|p| LibraryFile { path: p.clone(), text: None }).collect::<Vec<_>>());
+    let plan = plan_files(
+        paths,
+        &found
+            .iter()
+            .map(|p| LibraryFile {
+                path: p.clone(),
+                text: None,
+            })
+            .collect::<Vec<_>>(),
+    );
     let wanted: BTreeSet<&str> = plan.documents.iter().map(|d| d.path.as_str()).collect();
     let read: Vec<(LibraryFile, Option<Diagnostic>)> = found
         .par_iter()
         .map(|path| {
             if !wanted.contains(path.as_str()) {
-                return (LibraryFile { path: path.clone(), text: None }, None);
+                return (
+                    LibraryFile {
+                        path: path.clone(),
+                        text: None,
+                    },
+                    None,
+                );
             }
             match std::fs::read(root.join(path)) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => (LibraryFile { path: path.clone(), text: Some(text.into()) }, None),
+                    Ok(text) => (
+                        LibraryFile {
+                            path: path.clone(),
+                            text: Some(text.into()),
+                        },
+                        None,
+                    ),
                     Err(_) => (
-                        LibraryFile { path: path.clone(), text: None },
+                        LibraryFile {
+                            path: path.clone(),
+                            text: None,
+                        },
                         Some(
-                            Diagnostic::error("kiln::library::not_utf8", format!("`{path}` is not UTF-8 text"))
-                                .in_file(path.clone())
-                                .help("save the file as UTF-8"),
+                            Diagnostic::error(
+                                "kiln::library::not_utf8",
+                                format!("`{path}` is not UTF-8 text"),
+                            )
+                            .in_file(path.clone())
+                            .help("save the file as UTF-8"),
                         ),
                     ),
                 },
                 Err(error) => (
-                    LibraryFile { path: path.clone(), text: None },
+                    LibraryFile {
+                        path: path.clone(),
+                        text: None,
+                    },
                     Some(
-                        Diagnostic::error("kiln::library::read", format!("failed to read `{path}`: {error}"))
-                            .in_file(path.clone()),
+                        Diagnostic::error(
+                            "kiln::library::read",
+                            format!("failed to read `{path}`: {error}"),
+                        )
+                        .in_file(path.clone()),
                     ),
                 ),
             }
@@ -388,7 +456,10 @@ fn discover(root: &Path, paths: &PathsSpec, diagnostics: &mut Diagnostics) -> Ve
 }
 
 fn relative_path(path: &Path) -> String {
-    path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// What a document is, decided from its path alone.
@@ -429,34 +500,53 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
     // Skill roots: every folder holding a SKILL.md that is not inside another skill.
     let mut skill_roots: Vec<&str> = files
         .iter()
-        .filter_map(|f| f.path.strip_prefix(&skills_prefix)?.strip_suffix("/SKILL.md"))
+        .filter_map(|f| {
+            f.path
+                .strip_prefix(&skills_prefix)?
+                .strip_suffix("/SKILL.md")
+        })
         .collect();
     skill_roots.sort_unstable();
     let mut outer_roots: Vec<&str> = Vec::new();
     for root in skill_roots {
-        if !outer_roots.iter().any(|outer| root.starts_with(&format!("{outer}/"))) {
+        if !outer_roots
+            .iter()
+            .any(|outer| root.starts_with(&format!("{outer}/")))
+        {
             outer_roots.push(root);
         }
     }
 
-    let mut plan = FilePlan { documents: Vec::new(), skills: BTreeMap::new(), diagnostics: Vec::new() };
+    let mut plan = FilePlan {
+        documents: Vec::new(),
+        skills: BTreeMap::new(),
+        diagnostics: Vec::new(),
+    };
     for root in &outer_roots {
         let id = root.rsplit('/').next().unwrap_or(root).to_string();
         let path = format!("{skills_prefix}{root}/SKILL.md");
         plan.documents.push(PlannedDocument {
             path,
-            role: DocumentRole::Component { id: ComponentId::new(ComponentKind::Skill, id.clone()) },
+            role: DocumentRole::Component {
+                id: ComponentId::new(ComponentKind::Skill, id.clone()),
+            },
         });
         plan.skills.insert(
             (*root).to_string(),
-            PlannedSkill { id: ComponentId::new(ComponentKind::Skill, id), metadata: None, assets: Vec::new() },
+            PlannedSkill {
+                id: ComponentId::new(ComponentKind::Skill, id),
+                metadata: None,
+                assets: Vec::new(),
+            },
         );
     }
 
     for file in files {
         let path = file.path.as_str();
         if let Some(rest) = path.strip_prefix(&skills_prefix) {
-            let owner = outer_roots.iter().find(|root| rest.starts_with(&format!("{root}/")));
+            let owner = outer_roots
+                .iter()
+                .find(|root| rest.starts_with(&format!("{root}/")));
             match owner {
                 Some(root) => {
                     let inner = &rest[root.len() + 1..];
@@ -487,7 +577,9 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
             match rest.strip_suffix(".profile.json") {
                 Some(name) if !name.contains('/') => plan.documents.push(PlannedDocument {
                     path: path.to_string(),
-                    role: DocumentRole::Profile { name: name.to_string() },
+                    role: DocumentRole::Profile {
+                        name: name.to_string(),
+                    },
                 }),
                 _ => plan.diagnostics.push(
                     Diagnostic::warning(
@@ -502,7 +594,9 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
             if let Some(name) = rest.strip_suffix("/tool.json").filter(|n| !n.contains('/')) {
                 plan.documents.push(PlannedDocument {
                     path: path.to_string(),
-                    role: DocumentRole::Tool { name: name.to_string() },
+                    role: DocumentRole::Tool {
+                        name: name.to_string(),
+                    },
                 });
             }
         }
@@ -532,7 +626,10 @@ fn plan_component_file(path: &str, rest: &str, plan: &mut FilePlan) {
             )
             .in_file(path)
             .help(did_you_mean(folder, folders).unwrap_or_else(|| {
-                format!("component folders are {}", folders.map(|f| format!("`{f}`")).join(", "))
+                format!(
+                    "component folders are {}",
+                    folders.map(|f| format!("`{f}`")).join(", ")
+                )
             })),
         );
         return;
@@ -547,13 +644,18 @@ fn plan_component_file(path: &str, rest: &str, plan: &mut FilePlan) {
                 .unwrap_or(inner);
             plan.documents.push(PlannedDocument {
                 path: path.to_string(),
-                role: DocumentRole::Component { id: ComponentId::new(kind, stem) },
+                role: DocumentRole::Component {
+                    id: ComponentId::new(kind, stem),
+                },
             });
         }
         Some((file_kind, _)) => plan.diagnostics.push(
             Diagnostic::error(
                 "kiln::library::wrong_folder",
-                format!("`{path}` is a {file_kind} file in the {} folder", kind.folder()),
+                format!(
+                    "`{path}` is a {file_kind} file in the {} folder",
+                    kind.folder()
+                ),
             )
             .in_file(path)
             .help(format!("move it to `components/{}/`", file_kind.folder())),
@@ -589,14 +691,20 @@ fn load_document(
     let Some(text) = files[index].text.clone() else {
         return (None, Vec::new(), None);
     };
-    let source = Arc::new(SourceFile { path: item.path.clone(), text });
+    let source = Arc::new(SourceFile {
+        path: item.path.clone(),
+        text,
+    });
     let loadable = match &item.role {
-        DocumentRole::Component { id } => {
-            load_component(id, &source, files, &mut diagnostics).map(|c| Loadable::Component(Box::new(c)))
-        }
+        DocumentRole::Component { id } => load_component(id, &source, files, &mut diagnostics)
+            .map(|c| Loadable::Component(Box::new(c))),
         DocumentRole::SkillMetadata => None,
-        DocumentRole::Profile { name } => load_profile(name, &source, &mut diagnostics).map(Loadable::Profile),
-        DocumentRole::Tool { name } => load_tool(name, &source, &mut diagnostics).map(Loadable::Tool),
+        DocumentRole::Profile { name } => {
+            load_profile(name, &source, &mut diagnostics).map(Loadable::Profile)
+        }
+        DocumentRole::Tool { name } => {
+            load_tool(name, &source, &mut diagnostics).map(Loadable::Tool)
+        }
     };
     (loadable, diagnostics.into_iter().collect(), Some(source))
 }
@@ -626,7 +734,9 @@ fn markdown_document<T: serde::de::DeserializeOwned>(
 ) -> Option<(T, Format, (Arc<str>, usize))> {
     let (value, format, body) = match markdown::split(&source.text) {
         Split::Frontmatter(fm) => {
-            let format = Format::Frontmatter { offset: fm.yaml_offset };
+            let format = Format::Frontmatter {
+                offset: fm.yaml_offset,
+            };
             match document::parse(source, format) {
                 Ok(value) => (value, format, (Arc::from(fm.body), fm.body_offset)),
                 Err(diagnostic) => {
@@ -651,10 +761,13 @@ fn markdown_document<T: serde::de::DeserializeOwned>(
         ),
         Split::Unterminated => {
             diagnostics.push(
-                Diagnostic::error("kiln::markdown::unterminated_frontmatter", "frontmatter is never closed")
-                    .at(source, 0..3)
-                    .label("opened here")
-                    .help("end the frontmatter with a line holding only `---`"),
+                Diagnostic::error(
+                    "kiln::markdown::unterminated_frontmatter",
+                    "frontmatter is never closed",
+                )
+                .at(source, 0..3)
+                .label("opened here")
+                .help("end the frontmatter with a line holding only `---`"),
             );
             return None;
         }
@@ -714,7 +827,9 @@ fn load_component(
                 );
             }
             for key in frontmatter.extra.keys() {
-                let span = source.locate(format, &format!("/{key}"), true).unwrap_or(0..0);
+                let span = source
+                    .locate(format, &format!("/{key}"), true)
+                    .unwrap_or(0..0);
                 diagnostics.push(
                     Diagnostic::warning(
                         "kiln::skill::non_portable_key",
@@ -725,21 +840,37 @@ fn load_component(
                     .help("portable keys are name, description, license, compatibility, metadata and allowed-tools; kiln metadata goes in skill.json"),
                 );
             }
-            let folder = source.path.strip_suffix("/SKILL.md").unwrap_or(&source.path);
+            let folder = source
+                .path
+                .strip_suffix("/SKILL.md")
+                .unwrap_or(&source.path);
             let metadata_path = format!("{folder}/skill.json");
             let metadata = match files.binary_search_by(|f| f.path.as_str().cmp(&metadata_path)) {
                 Ok(index) => {
                     let text = files[index].text.clone()?;
-                    let meta_file = SourceFile { path: metadata_path.clone(), text };
+                    let meta_file = SourceFile {
+                        path: metadata_path.clone(),
+                        text,
+                    };
                     meta_source = metadata_path;
                     meta_format = Some(Format::Json);
                     json_document::<SkillSpec>(&meta_file, DocumentKind::Skill, diagnostics)
                 }
                 Err(_) => None,
             };
-            let mut meta = metadata.as_ref().map(|m| m.meta.clone()).unwrap_or_default();
+            let mut meta = metadata
+                .as_ref()
+                .map(|m| m.meta.clone())
+                .unwrap_or_default();
             meta.description = Some(frontmatter.description.clone());
-            (ComponentSpec::Skill { frontmatter, metadata }, meta, format)
+            (
+                ComponentSpec::Skill {
+                    frontmatter,
+                    metadata,
+                },
+                meta,
+                format,
+            )
         }
         ComponentKind::Command => {
             let (spec, format, text): (CommandFrontmatter, _, _) =
@@ -793,14 +924,21 @@ fn load_component(
     Some(component)
 }
 
-fn load_profile(name: &str, source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<ProfileEntry> {
+fn load_profile(
+    name: &str,
+    source: &SourceFile,
+    diagnostics: &mut Diagnostics,
+) -> Option<ProfileEntry> {
     let spec: ProfileSpec = json_document(source, DocumentKind::Profile, diagnostics)?;
     if spec.name != name {
         let span = source.locate(Format::Json, "/name", false).unwrap_or(0..0);
         diagnostics.push(
             Diagnostic::error(
                 "kiln::profile::name_mismatch",
-                format!("profile `name` is `{}` but the file is `{name}.profile.json`", spec.name),
+                format!(
+                    "profile `name` is `{}` but the file is `{name}.profile.json`",
+                    spec.name
+                ),
             )
             .at(source, span)
             .label(format!("expected `{name}`"))
@@ -808,7 +946,10 @@ fn load_profile(name: &str, source: &SourceFile, diagnostics: &mut Diagnostics) 
         );
         return None;
     }
-    Some(ProfileEntry { spec, source: source.path.clone() })
+    Some(ProfileEntry {
+        spec,
+        source: source.path.clone(),
+    })
 }
 
 fn load_tool(name: &str, source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<ToolEntry> {
@@ -826,5 +967,8 @@ fn load_tool(name: &str, source: &SourceFile, diagnostics: &mut Diagnostics) -> 
         );
         return None;
     }
-    Some(ToolEntry { spec, source: source.path.clone() })
+    Some(ToolEntry {
+        spec,
+        source: source.path.clone(),
+    })
 }

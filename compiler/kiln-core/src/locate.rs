@@ -24,13 +24,17 @@ pub fn json(text: &str, segments: &[String], key: bool) -> Option<Range<usize>> 
         allow_extended_string_escapes: false,
     };
     let parsed =
-        jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &options).ok()?;
+        jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &options)
+            .ok()?;
     let mut value = parsed.value?;
     let mut key_range = None;
     for segment in segments {
         let next = match value {
             Value::Object(object) => {
-                let prop = object.properties.into_iter().find(|prop| prop_name(&prop.name) == segment)?;
+                let prop = object
+                    .properties
+                    .into_iter()
+                    .find(|prop| prop_name(&prop.name) == segment)?;
                 key_range = Some(prop.name.range());
                 prop.value
             }

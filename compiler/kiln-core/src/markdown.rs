@@ -26,7 +26,10 @@ pub enum Split<'a> {
 
 /// Splits `text` into frontmatter and body.
 pub fn split(text: &str) -> Split<'_> {
-    let Some(after_open) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
+    let Some(after_open) = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))
+    else {
         return Split::BodyOnly;
     };
     let yaml_offset = text.len() - after_open.len();
@@ -62,7 +65,9 @@ mod tests {
     #[test]
     fn splits_frontmatter_and_body() {
         let text = "---\nname: x\n---\n# Body\n";
-        let Split::Frontmatter(fm) = split(text) else { panic!("expected frontmatter") };
+        let Split::Frontmatter(fm) = split(text) else {
+            panic!("expected frontmatter")
+        };
         assert_eq!(fm.yaml, "name: x\n");
         assert_eq!(fm.yaml_offset, 4);
         assert_eq!(fm.body, "# Body\n");

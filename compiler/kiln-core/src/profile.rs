@@ -92,12 +92,24 @@ pub fn resolve_profile(
     if !library.profiles.contains_key(name) {
         let names: Vec<&str> = library.profiles.keys().map(String::as_str).collect();
         diagnostics.push(
-            Diagnostic::error("kiln::profile::unknown", format!("no profile named `{name}`")).help(
+            Diagnostic::error(
+                "kiln::profile::unknown",
+                format!("no profile named `{name}`"),
+            )
+            .help(
                 did_you_mean(name, names.iter().copied()).unwrap_or_else(|| {
                     if names.is_empty() {
-                        "the library has no profiles; add `profiles/<name>.profile.json`".to_string()
+                        "the library has no profiles; add `profiles/<name>.profile.json`"
+                            .to_string()
                     } else {
-                        format!("profiles: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+                        format!(
+                            "profiles: {}",
+                            names
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
                     }
                 }),
             ),
@@ -144,7 +156,11 @@ pub fn resolve_profile(
         if spec.observation.is_some() {
             observation.clone_from(&spec.observation);
         }
-        merge_variables(&mut variables, &spec.variables, &format!("profile {profile_name}"));
+        merge_variables(
+            &mut variables,
+            &spec.variables,
+            &format!("profile {profile_name}"),
+        );
     }
     for (origin, layer) in machine_variables {
         merge_variables(&mut variables, layer, origin);
@@ -186,7 +202,11 @@ fn selector_lists(spec: &ProfileSpec, kind: ComponentKind) -> Vec<PatternList<'_
                 (PatternRole::Include, "include", &s.include),
                 (PatternRole::Exclude, "exclude", &s.exclude),
                 (PatternRole::Global, "global", &s.global),
-                (PatternRole::LocalTemplates, "local_templates", &s.local_templates),
+                (
+                    PatternRole::LocalTemplates,
+                    "local_templates",
+                    &s.local_templates,
+                ),
             ],
             None => Vec::new(),
         },
@@ -194,7 +214,11 @@ fn selector_lists(spec: &ProfileSpec, kind: ComponentKind) -> Vec<PatternList<'_
 }
 
 /// Deep-merges `layer` into `variables`: objects merge key by key, anything else replaces.
-fn merge_variables(variables: &mut BTreeMap<String, Variable>, layer: &Map<String, Value>, origin: &str) {
+fn merge_variables(
+    variables: &mut BTreeMap<String, Variable>,
+    layer: &Map<String, Value>,
+    origin: &str,
+) {
     for (key, value) in layer {
         match variables.get_mut(key) {
             Some(existing) => {
@@ -202,7 +226,13 @@ fn merge_variables(variables: &mut BTreeMap<String, Variable>, layer: &Map<Strin
                 existing.origin = origin.to_string();
             }
             None => {
-                variables.insert(key.clone(), Variable { value: value.clone(), origin: origin.to_string() });
+                variables.insert(
+                    key.clone(),
+                    Variable {
+                        value: value.clone(),
+                        origin: origin.to_string(),
+                    },
+                );
             }
         }
     }
@@ -230,7 +260,14 @@ fn linearize(library: &Library, name: &str, diagnostics: &mut Diagnostics) -> Ve
     let mut order = Vec::new();
     let mut done = BTreeSet::new();
     let mut stack = Vec::new();
-    visit(library, name, &mut stack, &mut done, &mut order, diagnostics);
+    visit(
+        library,
+        name,
+        &mut stack,
+        &mut done,
+        &mut order,
+        diagnostics,
+    );
     order
 }
 
@@ -294,23 +331,39 @@ mod tests {
     use super::*;
 
     fn profile(name: &str, extends: &[&str], vars: Value) -> (String, String) {
-        let text = serde_json::json!({"name": name, "extends": extends, "variables": vars}).to_string();
+        let text =
+            serde_json::json!({"name": name, "extends": extends, "variables": vars}).to_string();
         (format!("profiles/{name}.profile.json"), text)
     }
 
     #[test]
     fn diamond_chain_is_linearised_once_and_child_wins() {
         let files = vec![
-            profile("base", &[], serde_json::json!({"a": 1, "o": {"x": 1, "y": 1}})),
-            profile("left", &["base"], serde_json::json!({"a": 2, "o": {"x": 2}})),
+            profile(
+                "base",
+                &[],
+                serde_json::json!({"a": 1, "o": {"x": 1, "y": 1}}),
+            ),
+            profile(
+                "left",
+                &["base"],
+                serde_json::json!({"a": 2, "o": {"x": 2}}),
+            ),
             profile("right", &["base"], serde_json::json!({"a": 3})),
-            profile("top", &["left", "right"], serde_json::json!({"o": {"z": 3}})),
+            profile(
+                "top",
+                &["left", "right"],
+                serde_json::json!({"o": {"z": 3}}),
+            ),
         ];
         let loaded = Library::from_memory("version = 1\n", files);
         let profile = resolve_profile(&loaded.library, "top", &[]).expect("resolves");
         assert_eq!(profile.chain, ["base", "left", "right", "top"]);
         assert_eq!(profile.variables["a"].value, serde_json::json!(3));
-        assert_eq!(profile.variables["o"].value, serde_json::json!({"x": 2, "y": 1, "z": 3}));
+        assert_eq!(
+            profile.variables["o"].value,
+            serde_json::json!({"x": 2, "y": 1, "z": 3})
+        );
         assert_eq!(profile.variables["o"].origin, "profile top");
     }
 
@@ -324,6 +377,9 @@ mod tests {
         let loaded = Library::from_memory("version = 1\n", files);
         let errors = resolve_profile(&loaded.library, "a", &[]).expect_err("cycle");
         let message = &errors.iter().next().expect("one").message;
-        assert_eq!(message, "profile `extends` cycle: `a` extends `b` extends `c` extends `a`");
+        assert_eq!(
+            message,
+            "profile `extends` cycle: `a` extends `b` extends `c` extends `a`"
+        );
     }
 }

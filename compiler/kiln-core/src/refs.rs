@@ -25,10 +25,14 @@ impl Library {
     /// reference to one kind (profile selectors are per kind).
     pub fn resolve_ref(&self, reference: &str, within: Option<ComponentKind>) -> Resolved {
         let (kinds, id): (Vec<ComponentKind>, &str) = match reference.split_once(':') {
-            Some((prefix, id)) if ComponentKind::from_prefix(prefix).is_some() => {
-                (vec![ComponentKind::from_prefix(prefix).expect("checked")], id)
-            }
-            _ => (within.map_or_else(|| ComponentKind::ALL.to_vec(), |kind| vec![kind]), reference),
+            Some((prefix, id)) if ComponentKind::from_prefix(prefix).is_some() => (
+                vec![ComponentKind::from_prefix(prefix).expect("checked")],
+                id,
+            ),
+            _ => (
+                within.map_or_else(|| ComponentKind::ALL.to_vec(), |kind| vec![kind]),
+                reference,
+            ),
         };
         let exact: Vec<ComponentId> = kinds
             .iter()
@@ -36,13 +40,18 @@ impl Library {
             .filter(|candidate| self.components.contains_key(candidate))
             .collect();
         let matches = if exact.is_empty() && !id.contains('/') {
-            kinds.iter().flat_map(|kind| self.by_last_segment(*kind, id).iter().cloned()).collect()
+            kinds
+                .iter()
+                .flat_map(|kind| self.by_last_segment(*kind, id).iter().cloned())
+                .collect()
         } else {
             exact
         };
         match matches.len() {
             1 => Resolved::Found(matches.into_iter().next().expect("one")),
-            0 => Resolved::Unknown { suggestion: self.suggest(id, &kinds, reference.contains(':')) },
+            0 => Resolved::Unknown {
+                suggestion: self.suggest(id, &kinds, reference.contains(':')),
+            },
             _ => Resolved::Ambiguous(matches),
         }
     }
@@ -56,7 +65,11 @@ impl Library {
             .collect();
         let best = closest(id, candidates.iter().map(|(name, _)| name.as_str()))?;
         let (_, component) = candidates.iter().find(|(name, _)| name == best)?;
-        Some(if prefixed || kinds.len() > 1 { component.to_string() } else { component.id.clone() })
+        Some(if prefixed || kinds.len() > 1 {
+            component.to_string()
+        } else {
+            component.id.clone()
+        })
     }
 }
 
@@ -66,10 +79,22 @@ mod tests {
 
     fn library() -> Library {
         let files = vec![
-            ("components/commands/beads/create.command.md".to_string(), "body".to_string()),
-            ("components/commands/git/create.command.md".to_string(), "body".to_string()),
-            ("components/commands/git/commit.command.md".to_string(), "body".to_string()),
-            ("components/rules/commit.rule.md".to_string(), "body".to_string()),
+            (
+                "components/commands/beads/create.command.md".to_string(),
+                "body".to_string(),
+            ),
+            (
+                "components/commands/git/create.command.md".to_string(),
+                "body".to_string(),
+            ),
+            (
+                "components/commands/git/commit.command.md".to_string(),
+                "body".to_string(),
+            ),
+            (
+                "components/rules/commit.rule.md".to_string(),
+                "body".to_string(),
+            ),
         ];
         let loaded = Library::from_memory("version = 1\n", files);
         assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
@@ -83,7 +108,9 @@ mod tests {
             library.resolve_ref("command:beads/create", None),
             Resolved::Found(ComponentId::new(ComponentKind::Command, "beads/create"))
         );
-        assert!(matches!(library.resolve_ref("create", None), Resolved::Ambiguous(ids) if ids.len() == 2));
+        assert!(
+            matches!(library.resolve_ref("create", None), Resolved::Ambiguous(ids) if ids.len() == 2)
+        );
         // An exact id wins over a last-segment match in another kind.
         assert_eq!(
             library.resolve_ref("commit", None),
@@ -95,7 +122,9 @@ mod tests {
         );
         assert_eq!(
             library.resolve_ref("rule:comit", None),
-            Resolved::Unknown { suggestion: Some("rule:commit".into()) }
+            Resolved::Unknown {
+                suggestion: Some("rule:commit".into())
+            }
         );
     }
 }

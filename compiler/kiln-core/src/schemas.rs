@@ -44,7 +44,10 @@ pub struct Schema {
 pub fn schema(kind: DocumentKind) -> &'static Schema {
     static SCHEMAS: [OnceLock<Schema>; DocumentKind::ALL.len()] =
         [const { OnceLock::new() }; DocumentKind::ALL.len()];
-    let index = DocumentKind::ALL.iter().position(|k| *k == kind).unwrap_or_default();
+    let index = DocumentKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or_default();
     SCHEMAS[index].get_or_init(|| {
         let json: serde_json::Value =
             serde_json::from_str(text(kind)).expect("embedded schemas are valid JSON");

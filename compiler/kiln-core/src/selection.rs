@@ -46,7 +46,11 @@ pub enum Reason {
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Reason::Matched { profile, pattern, role } => {
+            Reason::Matched {
+                profile,
+                pattern,
+                role,
+            } => {
                 let list = match role {
                     PatternRole::Include | PatternRole::Exclude => "include",
                     PatternRole::Global => "mcp.global",
@@ -54,8 +58,14 @@ impl std::fmt::Display for Reason {
                 };
                 write!(f, "profile `{profile}` {list} `{pattern}`")
             }
-            Reason::Required { by, via: EdgeKind::DependsOn } => write!(f, "required by `{by}`"),
-            Reason::Required { by, via: EdgeKind::Include } => write!(f, "included by `{by}`"),
+            Reason::Required {
+                by,
+                via: EdgeKind::DependsOn,
+            } => write!(f, "required by `{by}`"),
+            Reason::Required {
+                by,
+                via: EdgeKind::Include,
+            } => write!(f, "included by `{by}`"),
         }
     }
 }
@@ -127,11 +137,14 @@ pub fn select(library: &Library, profile: &Profile) -> (Option<Selection>, Diagn
                         excluded.entry(id.clone()).or_insert(pattern);
                     }
                     role => {
-                        reasons.entry(id.clone()).or_default().insert(Reason::Matched {
-                            profile: pattern.profile.clone(),
-                            pattern: pattern.text.clone(),
-                            role,
-                        });
+                        reasons
+                            .entry(id.clone())
+                            .or_default()
+                            .insert(Reason::Matched {
+                                profile: pattern.profile.clone(),
+                                pattern: pattern.text.clone(),
+                                role,
+                            });
                         if *kind == ComponentKind::Mcp {
                             scopes.entry(id.clone()).or_default().insert(match role {
                                 PatternRole::Global => Scope::Global,
@@ -181,7 +194,10 @@ pub fn select(library: &Library, profile: &Profile) -> (Option<Selection>, Diagn
                 }
                 let entry = reasons.entry(dependency.target.clone()).or_default();
                 let is_new = entry.is_empty();
-                entry.insert(Reason::Required { by: id.to_string(), via: dependency.kind });
+                entry.insert(Reason::Required {
+                    by: id.to_string(),
+                    via: dependency.kind,
+                });
                 if is_new {
                     next.push(dependency.target);
                 }
@@ -201,7 +217,11 @@ pub fn select(library: &Library, profile: &Profile) -> (Option<Selection>, Diagn
         .into_iter()
         .map(|(id, reasons)| {
             let scopes = scopes.remove(&id).unwrap_or_default();
-            Selected { id, reasons: reasons.into_iter().collect(), scopes }
+            Selected {
+                id,
+                reasons: reasons.into_iter().collect(),
+                scopes,
+            }
         })
         .collect();
     components.sort_by(|a, b| {
@@ -223,16 +243,26 @@ fn check_conflicts(
     for id in selected.keys() {
         let component = &library.components[id];
         for (index, reference) in component.meta.conflicts_with.iter().enumerate() {
-            let Resolved::Found(other) = library.resolve_ref(reference, None) else { continue };
+            let Resolved::Found(other) = library.resolve_ref(reference, None) else {
+                continue;
+            };
             if !selected.contains_key(&other) {
                 continue;
             }
-            let pair = if *id < other { (id.clone(), other.clone()) } else { (other.clone(), id.clone()) };
+            let pair = if *id < other {
+                (id.clone(), other.clone())
+            } else {
+                (other.clone(), id.clone())
+            };
             if !pairs.insert(pair) {
                 continue;
             }
             let why = |c: &ComponentId| {
-                selected[c].iter().next().map(ToString::to_string).unwrap_or_default()
+                selected[c]
+                    .iter()
+                    .next()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             };
             let mut diagnostic = Diagnostic::error(
                 "kiln::profile::conflict",
@@ -246,7 +276,11 @@ fn check_conflicts(
             ));
             if let Some(source) = library.source(&component.meta_source) {
                 let span = source
-                    .locate(component.meta_format, &format!("/conflicts_with/{index}"), false)
+                    .locate(
+                        component.meta_format,
+                        &format!("/conflicts_with/{index}"),
+                        false,
+                    )
                     .unwrap_or(0..0);
                 diagnostic = diagnostic.at(source, span);
             }
@@ -259,13 +293,20 @@ fn is_glob(text: &str) -> bool {
     text.contains(['*', '?', '[', '{'])
 }
 
-fn compile(library: &Library, kind: ComponentKind, pattern: &Pattern, diagnostics: &mut Diagnostics) -> Matcher {
+fn compile(
+    library: &Library,
+    kind: ComponentKind,
+    pattern: &Pattern,
+    diagnostics: &mut Diagnostics,
+) -> Matcher {
     let text = pattern.text.as_str();
     if let Some(tag) = text.strip_prefix("tag:") {
         return Matcher::Tag(tag.to_string());
     }
     if is_glob(text) {
-        let glob_text = text.strip_prefix(&format!("{}:", kind.as_str())).unwrap_or(text);
+        let glob_text = text
+            .strip_prefix(&format!("{}:", kind.as_str()))
+            .unwrap_or(text);
         return match GlobBuilder::new(glob_text).literal_separator(true).build() {
             Ok(glob) => Matcher::Glob(glob.compile_matcher()),
             Err(error) => {
@@ -291,7 +332,10 @@ fn compile(library: &Library, kind: ComponentKind, pattern: &Pattern, diagnostic
                     format!("`{text}` is a {}, not a {kind}", id.kind),
                 )
                 .label(format!("not a {kind}"))
-                .help(format!("move it to the profile's `{}` list", id.kind.profile_key())),
+                .help(format!(
+                    "move it to the profile's `{}` list",
+                    id.kind.profile_key()
+                )),
             ));
             Matcher::Nothing
         }
@@ -299,12 +343,20 @@ fn compile(library: &Library, kind: ComponentKind, pattern: &Pattern, diagnostic
             diagnostics.push(locate(
                 library,
                 pattern,
-                Diagnostic::error("kiln::profile::unknown_component", format!("no {kind} `{text}`"))
-                    .label(format!("no such {kind}"))
-                    .help(suggestion.map_or_else(
-                        || format!("add `components/{}/{text}…` or remove the entry", kind.folder()),
-                        |s| format!("did you mean `{s}`?"),
-                    )),
+                Diagnostic::error(
+                    "kiln::profile::unknown_component",
+                    format!("no {kind} `{text}`"),
+                )
+                .label(format!("no such {kind}"))
+                .help(suggestion.map_or_else(
+                    || {
+                        format!(
+                            "add `components/{}/{text}…` or remove the entry",
+                            kind.folder()
+                        )
+                    },
+                    |s| format!("did you mean `{s}`?"),
+                )),
             ));
             Matcher::Nothing
         }
@@ -313,9 +365,12 @@ fn compile(library: &Library, kind: ComponentKind, pattern: &Pattern, diagnostic
             diagnostics.push(locate(
                 library,
                 pattern,
-                Diagnostic::error("kiln::profile::ambiguous", format!("`{text}` names several {kind}s"))
-                    .label(format!("matches {}", names.join(", ")))
-                    .help("write the full id with its folders"),
+                Diagnostic::error(
+                    "kiln::profile::ambiguous",
+                    format!("`{text}` names several {kind}s"),
+                )
+                .label(format!("matches {}", names.join(", ")))
+                .help("write the full id with its folders"),
             ));
             Matcher::Nothing
         }
@@ -334,7 +389,9 @@ fn matches(library: &Library, matcher: &Matcher, id: &ComponentId) -> bool {
 fn locate(library: &Library, pattern: &Pattern, diagnostic: Diagnostic) -> Diagnostic {
     match library.source(&pattern.source) {
         Some(source) => {
-            let span = source.locate(Format::Json, &pattern.pointer, false).unwrap_or(0..0);
+            let span = source
+                .locate(Format::Json, &pattern.pointer, false)
+                .unwrap_or(0..0);
             diagnostic.at(source, span)
         }
         None => diagnostic.in_file(pattern.source.clone()),

@@ -29,7 +29,10 @@ pub struct SourceFile {
 impl SourceFile {
     /// A source file.
     pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> SourceFile {
-        SourceFile { path: path.into(), text: text.into() }
+        SourceFile {
+            path: path.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -80,7 +83,9 @@ impl SourceFile {
             Format::Frontmatter { offset } => offset.saturating_sub(4),
             Format::Json | Format::Toml => 0,
         };
-        let end = self.text[start..].find('\n').map_or(self.text.len(), |i| start + i);
+        let end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
         start..end.max(start)
     }
 }

@@ -39,9 +39,32 @@ impl Rng {
 
 const TAGS: &[&str] = &["alpha", "beta", "gamma", "delta", "epsilon"];
 const WORDS: &[&str] = &[
-    "Prefer", "small", "functions", "with", "clear", "names", "and", "write", "tests", "before",
-    "refactoring", "keep", "commits", "focused", "review", "diffs", "carefully", "document",
-    "public", "interfaces", "avoid", "global", "state", "handle", "errors", "explicitly",
+    "Prefer",
+    "small",
+    "functions",
+    "with",
+    "clear",
+    "names",
+    "and",
+    "write",
+    "tests",
+    "before",
+    "refactoring",
+    "keep",
+    "commits",
+    "focused",
+    "review",
+    "diffs",
+    "carefully",
+    "document",
+    "public",
+    "interfaces",
+    "avoid",
+    "global",
+    "state",
+    "handle",
+    "errors",
+    "explicitly",
 ];
 
 fn sentence(rng: &mut Rng, words: usize) -> String {
@@ -77,29 +100,46 @@ fn tags(rng: &mut Rng, index: usize) -> String {
     }
     tags.sort_unstable();
     tags.dedup();
-    tags.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ")
+    tags.iter()
+        .map(|t| format!("\"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Generates a library of about `components` components.
 pub fn generate(components: usize, seed: u64) -> SynthLibrary {
     let mut rng = Rng(seed | 1);
     let share = |percent: usize| (components * percent / 100).max(1);
-    let (contexts, rules, skills, commands, agents, hooks, mcps) =
-        (share(10), share(35), share(15), share(15), share(8), share(7), share(10));
+    let (contexts, rules, skills, commands, agents, hooks, mcps) = (
+        share(10),
+        share(35),
+        share(15),
+        share(15),
+        share(8),
+        share(7),
+        share(10),
+    );
     let mut files = Vec::new();
 
     for i in 0..contexts {
         files.push((
             format!("components/context/ctx-{i:05}.context.md"),
-            format!("---\ndescription: Shared fragment {i}\n---\n{}\n", sentence(&mut rng, 12)),
+            format!(
+                "---\ndescription: Shared fragment {i}\n---\n{}\n",
+                sentence(&mut rng, 12)
+            ),
         ));
     }
     for i in 0..rules {
-        let deps = dependency_index(&mut rng, i).map(|d| format!("\"rule:r-{d:05}\"")).unwrap_or_default();
+        let deps = dependency_index(&mut rng, i)
+            .map(|d| format!("\"rule:r-{d:05}\""))
+            .unwrap_or_default();
         let tags = tags(&mut rng, i);
         let priority = rng.below(100);
         if i % 2 == 0 {
-            let instructions: Vec<String> = (0..3).map(|_| format!("\"{}\"", sentence(&mut rng, 8))).collect();
+            let instructions: Vec<String> = (0..3)
+                .map(|_| format!("\"{}\"", sentence(&mut rng, 8)))
+                .collect();
             files.push((
                 format!("components/rules/r-{i:05}.rule.json"),
                 format!(
@@ -116,9 +156,17 @@ pub fn generate(components: usize, seed: u64) -> SynthLibrary {
                     sentence(&mut rng, 20)
                 )
             } else {
-                format!("# Rule {i}\n\n- {}\n- {}\n", sentence(&mut rng, 10), sentence(&mut rng, 10))
+                format!(
+                    "# Rule {i}\n\n- {}\n- {}\n",
+                    sentence(&mut rng, 10),
+                    sentence(&mut rng, 10)
+                )
             };
-            let activation = if i % 3 == 0 { "activation: glob\nglobs: [\"**/*.rs\"]\n" } else { "" };
+            let activation = if i % 3 == 0 {
+                "activation: glob\nglobs: [\"**/*.rs\"]\n"
+            } else {
+                ""
+            };
             files.push((
                 format!("components/rules/r-{i:05}.rule.md"),
                 format!(
@@ -136,9 +184,14 @@ pub fn generate(components: usize, seed: u64) -> SynthLibrary {
                 sentence(&mut rng, 30)
             ),
         ));
-        files.push((format!("{folder}/scripts/run.sh"), format!("#!/bin/sh\necho skill {i}\n")));
+        files.push((
+            format!("{folder}/scripts/run.sh"),
+            format!("#!/bin/sh\necho skill {i}\n"),
+        ));
         if i % 2 == 0 {
-            let deps = dependency_index(&mut rng, i).map(|d| format!("\"skill:skill-{d:05}\"")).unwrap_or_default();
+            let deps = dependency_index(&mut rng, i)
+                .map(|d| format!("\"skill:skill-{d:05}\""))
+                .unwrap_or_default();
             files.push((
                 format!("{folder}/skill.json"),
                 format!("{{\n  \"version\": \"0.{i}.0\",\n  \"tags\": [{}],\n  \"depends_on\": [{deps}]\n}}\n", tags(&mut rng, i)),
@@ -177,9 +230,13 @@ pub fn generate(components: usize, seed: u64) -> SynthLibrary {
     }
     for i in 0..mcps {
         let body = if i % 3 == 0 {
-            format!("\"transport\": \"http\",\n  \"url\": \"https://mcp{i}.example.com/mcp\",\n  \"headers\": {{ \"Authorization\": \"Bearer ${{TOKEN_{i}}}\" }}")
+            format!(
+                "\"transport\": \"http\",\n  \"url\": \"https://mcp{i}.example.com/mcp\",\n  \"headers\": {{ \"Authorization\": \"Bearer ${{TOKEN_{i}}}\" }}"
+            )
         } else {
-            format!("\"transport\": \"stdio\",\n  \"command\": \"npx\",\n  \"args\": [\"-y\", \"@example/server-{i}\"],\n  \"env\": {{ \"API_KEY\": \"op://Private/server-{i}/key\" }}")
+            format!(
+                "\"transport\": \"stdio\",\n  \"command\": \"npx\",\n  \"args\": [\"-y\", \"@example/server-{i}\"],\n  \"env\": {{ \"API_KEY\": \"op://Private/server-{i}/key\" }}"
+            )
         };
         files.push((
             format!("components/mcp/server-{i:05}.mcp.json"),
@@ -188,9 +245,21 @@ pub fn generate(components: usize, seed: u64) -> SynthLibrary {
     }
 
     let profiles = [
-        ("base", "[]", "\"rules\": { \"include\": [\"tag:alpha\"] },\n  \"mcp\": { \"global\": [\"server-0000*\"] }"),
-        ("team", "[\"base\"]", "\"rules\": { \"include\": [\"tag:beta\"] },\n  \"commands\": { \"include\": [\"ns-1/*\"] }"),
-        ("dev", "[\"base\"]", "\"skills\": { \"include\": [\"skill-000*\"] },\n  \"agents\": { \"include\": [\"tag:gamma\"] }"),
+        (
+            "base",
+            "[]",
+            "\"rules\": { \"include\": [\"tag:alpha\"] },\n  \"mcp\": { \"global\": [\"server-0000*\"] }",
+        ),
+        (
+            "team",
+            "[\"base\"]",
+            "\"rules\": { \"include\": [\"tag:beta\"] },\n  \"commands\": { \"include\": [\"ns-1/*\"] }",
+        ),
+        (
+            "dev",
+            "[\"base\"]",
+            "\"skills\": { \"include\": [\"skill-000*\"] },\n  \"agents\": { \"include\": [\"tag:gamma\"] }",
+        ),
         (
             "full",
             "[\"team\", \"dev\"]",

@@ -58,7 +58,11 @@ fn template_texts(component: &Component, source: &SourceFile) -> Vec<(String, us
 }
 
 /// Analyses a template component; syntax errors become diagnostics.
-pub fn analyze(component: &Component, source: &SourceFile, diagnostics: &mut Diagnostics) -> TemplateInfo {
+pub fn analyze(
+    component: &Component,
+    source: &SourceFile,
+    diagnostics: &mut Diagnostics,
+) -> TemplateInfo {
     let mut info = TemplateInfo::default();
     let environment = minijinja::Environment::new();
     for (text, offset) in template_texts(component, source) {
@@ -68,7 +72,8 @@ pub fn analyze(component: &Component, source: &SourceFile, diagnostics: &mut Dia
                     if name == "include" || BUILTIN_VARIABLES.contains(&name.as_str()) {
                         continue;
                     }
-                    let span = find_in_tags(&text, &name).map_or(offset..offset, |r| r.start + offset..r.end + offset);
+                    let span = find_in_tags(&text, &name)
+                        .map_or(offset..offset, |r| r.start + offset..r.end + offset);
                     info.variables.entry(name).or_insert(span);
                 }
             }
@@ -96,8 +101,14 @@ pub fn analyze(component: &Component, source: &SourceFile, diagnostics: &mut Dia
 
 /// A component without `template: true` whose text calls `include(` gets a warning: the
 /// include would be copied verbatim.
-pub fn warn_untemplated_include(component: &Component, source: &SourceFile, diagnostics: &mut Diagnostics) {
-    let Some((body, offset)) = &component.body else { return };
+pub fn warn_untemplated_include(
+    component: &Component,
+    source: &SourceFile,
+    diagnostics: &mut Diagnostics,
+) {
+    let Some((body, offset)) = &component.body else {
+        return;
+    };
     if let Some(at) = body.find("{{ include(").or_else(|| body.find("{{include(")) {
         diagnostics.push(
             Diagnostic::warning(
@@ -125,7 +136,10 @@ fn include_calls(
         while let Some(found) = inner[search..].find("include") {
             let at = search + found;
             search = at + "include".len();
-            let before_ok = inner[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric() && c != '_');
+            let before_ok = inner[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric() && c != '_');
             let after = inner[search..].trim_start();
             if !before_ok || !after.starts_with('(') {
                 continue;
@@ -135,14 +149,20 @@ fn include_calls(
             let quote = argument.chars().next();
             match quote {
                 Some(q @ ('"' | '\'')) => match argument[1..].find(q) {
-                    Some(end) => out.push((argument[1..=end].to_string(), arg_start..arg_start + end + 2)),
+                    Some(end) => out.push((
+                        argument[1..=end].to_string(),
+                        arg_start..arg_start + end + 2,
+                    )),
                     None => {}
                 },
                 _ => diagnostics.push(
-                    Diagnostic::error("kiln::template::dynamic_include", "`include` needs a string literal")
-                        .at(source, arg_start..arg_start + 1)
-                        .label("not a quoted string")
-                        .help("write the reference literally, e.g. `include(\"context:house-style\")`"),
+                    Diagnostic::error(
+                        "kiln::template::dynamic_include",
+                        "`include` needs a string literal",
+                    )
+                    .at(source, arg_start..arg_start + 1)
+                    .label("not a quoted string")
+                    .help("write the reference literally, e.g. `include(\"context:house-style\")`"),
                 ),
             }
         }

@@ -27,10 +27,19 @@ pub fn validate(library: &Library, machine_variables: &[VariableLayer]) -> Diagn
     check_joined_names(library, &mut diagnostics);
     diagnostics.extend(DependencyGraph::build(library, library.components.keys()).cycles(library));
     for (name, entry) in &library.profiles {
-        let Some(source) = library.source(&entry.source) else { continue };
+        let Some(source) = library.source(&entry.source) else {
+            continue;
+        };
         for tool in entry.spec.tools.keys() {
             if !tools.contains(tool) {
-                diagnostics.push(unknown_tool(source, Format::Json, &format!("/tools/{}", escape(tool)), tool, &tools, true));
+                diagnostics.push(unknown_tool(
+                    source,
+                    Format::Json,
+                    &format!("/tools/{}", escape(tool)),
+                    tool,
+                    &tools,
+                    true,
+                ));
             }
         }
         match resolve_profile(library, name, machine_variables) {
@@ -40,7 +49,9 @@ pub fn validate(library: &Library, machine_variables: &[VariableLayer]) -> Diagn
                 let Some(selection) = selection else { continue };
                 for id in selection.ids() {
                     let component = &library.components[id];
-                    let Some(template) = &component.template else { continue };
+                    let Some(template) = &component.template else {
+                        continue;
+                    };
                     for (variable, span) in &template.variables {
                         if defined.contains(variable) && !profile.variables.contains_key(variable) {
                             if let Some(component_source) = library.source(&component.source) {
@@ -72,8 +83,17 @@ fn defined_variables(library: &Library, machine_variables: &[VariableLayer]) -> 
         .variables()
         .keys()
         .cloned()
-        .chain(library.profiles.values().flat_map(|p| p.spec.variables.keys().cloned()))
-        .chain(machine_variables.iter().flat_map(|(_, vars)| vars.keys().cloned()))
+        .chain(
+            library
+                .profiles
+                .values()
+                .flat_map(|p| p.spec.variables.keys().cloned()),
+        )
+        .chain(
+            machine_variables
+                .iter()
+                .flat_map(|(_, vars)| vars.keys().cloned()),
+        )
         .collect()
 }
 
@@ -93,12 +113,18 @@ fn unknown_tool(
     Diagnostic::error("kiln::tool::unknown", format!("unknown tool `{tool}`"))
         .at(source, span)
         .label("not a known tool")
-        .help(did_you_mean(tool, tools.iter().map(String::as_str)).unwrap_or_else(|| {
-            format!(
-                "known tools: {}; a library adds its own in `tools/<name>/tool.json`",
-                tools.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
-            )
-        }))
+        .help(
+            did_you_mean(tool, tools.iter().map(String::as_str)).unwrap_or_else(|| {
+                format!(
+                    "known tools: {}; a library adds its own in `tools/<name>/tool.json`",
+                    tools
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }),
+        )
 }
 
 fn check_component(
@@ -108,11 +134,18 @@ fn check_component(
     defined: &BTreeSet<String>,
     diagnostics: &mut Diagnostics,
 ) {
-    let Some(meta_source) = library.source(&component.meta_source) else { return };
+    let Some(meta_source) = library.source(&component.meta_source) else {
+        return;
+    };
     let meta_format = component.meta_format;
-    for (field, list) in [("depends_on", &component.meta.depends_on), ("conflicts_with", &component.meta.conflicts_with)] {
+    for (field, list) in [
+        ("depends_on", &component.meta.depends_on),
+        ("conflicts_with", &component.meta.conflicts_with),
+    ] {
         for (index, reference) in list.iter().enumerate() {
-            let span = meta_source.locate(meta_format, &format!("/{field}/{index}"), false).unwrap_or(0..0);
+            let span = meta_source
+                .locate(meta_format, &format!("/{field}/{index}"), false)
+                .unwrap_or(0..0);
             match library.resolve_ref(reference, None) {
                 Resolved::Found(target) if target == component.id => diagnostics.push(
                     Diagnostic::error("kiln::component::self_reference", format!("`{}` names itself in `{field}`", component.id))
@@ -138,18 +171,43 @@ fn check_component(
         for (field, list) in [("allow", &filter.allow), ("deny", &filter.deny)] {
             for (index, tool) in list.iter().enumerate() {
                 if !tools.contains(tool) {
-                    diagnostics.push(unknown_tool(meta_source, meta_format, &format!("/tools/{field}/{index}"), tool, tools, false));
+                    diagnostics.push(unknown_tool(
+                        meta_source,
+                        meta_format,
+                        &format!("/tools/{field}/{index}"),
+                        tool,
+                        tools,
+                        false,
+                    ));
                 }
             }
         }
     }
-    let Some(source) = library.source(&component.source) else { return };
+    let Some(source) = library.source(&component.source) else {
+        return;
+    };
     match &component.spec {
         ComponentSpec::RuleJson(rule) => {
-            check_rule(source, component.format, rule.activation, &rule.globs, rule.output.keys(), tools, diagnostics);
+            check_rule(
+                source,
+                component.format,
+                rule.activation,
+                &rule.globs,
+                rule.output.keys(),
+                tools,
+                diagnostics,
+            );
         }
         ComponentSpec::RuleMarkdown(rule) => {
-            check_rule(source, component.format, rule.activation, &rule.globs, rule.output.keys(), tools, diagnostics);
+            check_rule(
+                source,
+                component.format,
+                rule.activation,
+                &rule.globs,
+                rule.output.keys(),
+                tools,
+                diagnostics,
+            );
         }
         ComponentSpec::Mcp(mcp) => check_mcp(source, mcp, diagnostics),
         ComponentSpec::Skill { .. }
@@ -195,12 +253,20 @@ fn check_component(
     }
 }
 
-fn ambiguous(source: &SourceFile, span: std::ops::Range<usize>, reference: &str, ids: &[ComponentId]) -> Diagnostic {
+fn ambiguous(
+    source: &SourceFile,
+    span: std::ops::Range<usize>,
+    reference: &str,
+    ids: &[ComponentId],
+) -> Diagnostic {
     let names: Vec<String> = ids.iter().map(|id| format!("`{id}`")).collect();
-    Diagnostic::error("kiln::component::ambiguous_reference", format!("`{reference}` names several components"))
-        .at(source, span)
-        .label(format!("matches {}", names.join(", ")))
-        .help("write the reference as `kind:id` with the full id")
+    Diagnostic::error(
+        "kiln::component::ambiguous_reference",
+        format!("`{reference}` names several components"),
+    )
+    .at(source, span)
+    .label(format!("matches {}", names.join(", ")))
+    .help("write the reference as `kind:id` with the full id")
 }
 
 fn check_rule<'a>(
@@ -214,27 +280,42 @@ fn check_rule<'a>(
 ) {
     for (index, glob) in globs.iter().enumerate() {
         if let Err(error) = GlobBuilder::new(glob).literal_separator(true).build() {
-            let span = source.locate(format, &format!("/globs/{index}"), false).unwrap_or(0..0);
+            let span = source
+                .locate(format, &format!("/globs/{index}"), false)
+                .unwrap_or(0..0);
             diagnostics.push(
-                Diagnostic::error("kiln::rule::invalid_glob", format!("invalid glob `{glob}`: {}", error.kind()))
-                    .at(source, span)
-                    .label("invalid glob")
-                    .help("globs use `*`, `**`, `?`, `[abc]` and `{a,b}`, e.g. `src/**/*.rs`"),
+                Diagnostic::error(
+                    "kiln::rule::invalid_glob",
+                    format!("invalid glob `{glob}`: {}", error.kind()),
+                )
+                .at(source, span)
+                .label("invalid glob")
+                .help("globs use `*`, `**`, `?`, `[abc]` and `{a,b}`, e.g. `src/**/*.rs`"),
             );
         }
     }
     if activation == Some(Activation::Glob) && globs.is_empty() {
         let span = source.locate(format, "/activation", false).unwrap_or(0..0);
         diagnostics.push(
-            Diagnostic::error("kiln::rule::glob_activation_without_globs", "`activation: glob` needs `globs`")
-                .at(source, span)
-                .label("no globs to match")
-                .help("add `globs`, e.g. `[\"**/*.rs\"]`, or use another activation"),
+            Diagnostic::error(
+                "kiln::rule::glob_activation_without_globs",
+                "`activation: glob` needs `globs`",
+            )
+            .at(source, span)
+            .label("no globs to match")
+            .help("add `globs`, e.g. `[\"**/*.rs\"]`, or use another activation"),
         );
     }
     for tool in outputs {
         if !tools.contains(tool) {
-            diagnostics.push(unknown_tool(source, format, &format!("/output/{}", escape(tool)), tool, tools, true));
+            diagnostics.push(unknown_tool(
+                source,
+                format,
+                &format!("/output/{}", escape(tool)),
+                tool,
+                tools,
+                true,
+            ));
         }
     }
 }
@@ -245,19 +326,29 @@ fn check_mcp(source: &SourceFile, mcp: &kiln_model::McpSpec, diagnostics: &mut D
         McpTransport::Stdio => {
             if mcp.command.is_none() {
                 diagnostics.push(
-                    Diagnostic::error("kiln::mcp::missing_command", "a `stdio` server needs `command`")
-                        .at(source, at("/transport", false))
-                        .label("stdio")
-                        .help("add `command` (and `args`), or use `http` with `url`"),
+                    Diagnostic::error(
+                        "kiln::mcp::missing_command",
+                        "a `stdio` server needs `command`",
+                    )
+                    .at(source, at("/transport", false))
+                    .label("stdio")
+                    .help("add `command` (and `args`), or use `http` with `url`"),
                 );
             }
             if mcp.url.is_some() || !mcp.headers.is_empty() {
-                let pointer = if mcp.url.is_some() { "/url" } else { "/headers" };
+                let pointer = if mcp.url.is_some() {
+                    "/url"
+                } else {
+                    "/headers"
+                };
                 diagnostics.push(
-                    Diagnostic::error("kiln::mcp::remote_field_on_stdio", "`url` and `headers` are for `http`/`sse` servers")
-                        .at(source, at(pointer, true))
-                        .label("not used by stdio")
-                        .help("remove it, or set `transport` to `http`"),
+                    Diagnostic::error(
+                        "kiln::mcp::remote_field_on_stdio",
+                        "`url` and `headers` are for `http`/`sse` servers",
+                    )
+                    .at(source, at(pointer, true))
+                    .label("not used by stdio")
+                    .help("remove it, or set `transport` to `http`"),
                 );
             }
         }
@@ -271,12 +362,19 @@ fn check_mcp(source: &SourceFile, mcp: &kiln_model::McpSpec, diagnostics: &mut D
                 );
             }
             if mcp.command.is_some() || !mcp.args.is_empty() {
-                let pointer = if mcp.command.is_some() { "/command" } else { "/args" };
+                let pointer = if mcp.command.is_some() {
+                    "/command"
+                } else {
+                    "/args"
+                };
                 diagnostics.push(
-                    Diagnostic::error("kiln::mcp::stdio_field_on_remote", "`command` and `args` are for `stdio` servers")
-                        .at(source, at(pointer, true))
-                        .label("not used by a remote server")
-                        .help("remove it, or set `transport` to `stdio`"),
+                    Diagnostic::error(
+                        "kiln::mcp::stdio_field_on_remote",
+                        "`command` and `args` are for `stdio` servers",
+                    )
+                    .at(source, at(pointer, true))
+                    .label("not used by a remote server")
+                    .help("remove it, or set `transport` to `stdio`"),
                 );
             }
         }
@@ -286,8 +384,16 @@ fn check_mcp(source: &SourceFile, mcp: &kiln_model::McpSpec, diagnostics: &mut D
         .iter()
         .enumerate()
         .map(|(i, v)| (format!("/args/{i}"), v))
-        .chain(mcp.env.iter().map(|(k, v)| (format!("/env/{}", escape(k)), v)))
-        .chain(mcp.headers.iter().map(|(k, v)| (format!("/headers/{}", escape(k)), v)))
+        .chain(
+            mcp.env
+                .iter()
+                .map(|(k, v)| (format!("/env/{}", escape(k)), v)),
+        )
+        .chain(
+            mcp.headers
+                .iter()
+                .map(|(k, v)| (format!("/headers/{}", escape(k)), v)),
+        )
         .chain(mcp.url.iter().map(|v| ("/url".to_string(), v)));
     for (pointer, value) in values {
         if let Some(problem) = check_references(value) {
@@ -307,10 +413,16 @@ fn check_references(value: &str) -> Option<(String, &'static str)> {
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            return Some((format!("unclosed `${{` in `{value}`"), "write environment references as `${NAME}`"));
+            return Some((
+                format!("unclosed `${{` in `{value}`"),
+                "write environment references as `${NAME}`",
+            ));
         };
         let name = &after[..end];
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Some((
@@ -342,7 +454,10 @@ fn check_joined_names(library: &Library, diagnostics: &mut Diagnostics) {
     let mut joined: BTreeMap<(ComponentKind, String), Vec<&Component>> = BTreeMap::new();
     for component in library.components.values() {
         if component.id.kind != ComponentKind::Skill {
-            joined.entry((component.id.kind, component.id.joined())).or_default().push(component);
+            joined
+                .entry((component.id.kind, component.id.joined()))
+                .or_default()
+                .push(component);
         }
     }
     for ((kind, name), components) in joined {
@@ -355,7 +470,10 @@ fn check_joined_names(library: &Library, diagnostics: &mut Diagnostics) {
                 diagnostics.push(
                     Diagnostic::error(
                         "kiln::component::joined_name_collision",
-                        format!("{} become the same {kind} `{name}` in tools with flat folders", ids.join(" and ")),
+                        format!(
+                            "{} become the same {kind} `{name}` in tools with flat folders",
+                            ids.join(" and ")
+                        ),
                     )
                     .at(source, source.document_start(component.format))
                     .label("collides after joining folders with `-`")

@@ -8,7 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where a component may be deployed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scope {
     /// Only into the home directory (user-wide configuration).
@@ -181,7 +183,10 @@ pub enum StringOrList {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SkillFrontmatter {
     /// 1–64 characters of `[a-z0-9-]`, no leading, trailing or double hyphen; equals the folder.
-    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"))]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+    )]
     pub name: String,
     /// What the skill does and when to use it; 1–1024 characters.
     #[schemars(length(min = 1, max = 1024))]
@@ -197,7 +202,11 @@ pub struct SkillFrontmatter {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
     /// Tools the skill may use, space-delimited (experimental in the standard).
-    #[serde(rename = "allowed-tools", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "allowed-tools",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allowed_tools: Option<String>,
     /// Tool-specific keys, passed through.
     #[serde(flatten)]
@@ -236,10 +245,18 @@ pub struct CommandFrontmatter {
     #[serde(flatten)]
     pub meta: CommonMeta,
     /// Shown after the command name, e.g. `[issue-number]`.
-    #[serde(rename = "argument-hint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "argument-hint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub argument_hint: Option<String>,
     /// Tools the command may use without asking.
-    #[serde(rename = "allowed-tools", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "allowed-tools",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allowed_tools: Option<StringOrList>,
     /// Model to run the command with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -261,7 +278,11 @@ pub struct AgentFrontmatter {
     #[serde(flatten)]
     pub meta: CommonMeta,
     /// Tools the agent may use (Claude Code's `tools`); all tools when absent.
-    #[serde(rename = "allowed-tools", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "allowed-tools",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allowed_tools: Option<StringOrList>,
     /// Model the agent runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,7 +302,9 @@ pub struct ContextFrontmatter {
 }
 
 /// kiln's canonical hook events; each emitter maps them to its tool's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum HookEvent {
     /// A session starts or resumes.

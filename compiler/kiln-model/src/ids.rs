@@ -82,12 +82,16 @@ impl ComponentKind {
 
     /// Parses `rule`, `skill`, … (the reference prefix).
     pub fn from_prefix(prefix: &str) -> Option<ComponentKind> {
-        ComponentKind::ALL.into_iter().find(|kind| kind.as_str() == prefix)
+        ComponentKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == prefix)
     }
 
     /// The kind whose folder is `folder`.
     pub fn from_folder(folder: &str) -> Option<ComponentKind> {
-        ComponentKind::ALL.into_iter().find(|kind| kind.folder() == folder)
+        ComponentKind::ALL
+            .into_iter()
+            .find(|kind| kind.folder() == folder)
     }
 
     /// The kind a component file name belongs to, by suffix, and the name without the suffix.
@@ -118,7 +122,10 @@ pub struct ComponentId {
 impl ComponentId {
     /// Builds an id.
     pub fn new(kind: ComponentKind, id: impl Into<String>) -> ComponentId {
-        ComponentId { kind, id: id.into() }
+        ComponentId {
+            kind,
+            id: id.into(),
+        }
     }
 
     /// The last `/`-separated segment of the id.

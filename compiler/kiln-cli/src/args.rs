@@ -1,0 +1,139 @@
+//! Command-line arguments, as clap parses them. Settings derived from them live in
+//! [`crate::settings`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// kiln compiles AI-agent configuration (rules, skills, commands, subagents, hooks, MCP
+/// servers) from one library into the files every AI tool reads.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 errors found (or the command failed), 2 usage error.\n\
+Documentation: README.md in the kiln repository."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The library to use (a folder with kiln.toml). Default: $KILN_LIBRARY, else the nearest
+    /// folder with kiln.toml from the current directory up, else `library` in the user config.
+    #[arg(long, global = true, value_name = "PATH", env = "KILN_LIBRARY")]
+    pub library: Option<PathBuf>,
+
+    /// Ignore the system and user configuration and $KILN_CONFIG: use the library alone (for CI).
+    #[arg(long, global = true)]
+    pub no_inherit: bool,
+
+    /// When to use colour. `auto` colours on a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// Colour output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output format of commands with a human and a machine form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Text for people.
+    Human,
+    /// JSON on stdout, for scripts.
+    Json,
+}
+
+/// Output format of `kiln graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`kiln graph personal | dot -Tsvg > graph.svg`).
+    Dot,
+    /// Nodes and edges as JSON.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the whole library: schemas, references, templates, globs, tools and every
+    /// profile. Reports every problem at once; exit 1 if any is an error.
+    Validate {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
+    /// Show the components a profile selects, in order, each with why it is in, and the
+    /// effective variables.
+    Resolve {
+        /// The profile (default: the machine's profile from the configuration).
+        profile: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
+    /// Print a profile's dependency graph (depends_on and template includes).
+    Graph {
+        /// The profile (default: the machine's profile from the configuration).
+        profile: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Inspect the machine configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Developer tools: generate synthetic libraries and regenerate schemas.
+    #[command(hide = true)]
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration, each value with the layer it came from
+    /// (system, user, library, environment, flags), the library and the chosen profile.
+    Show {
+        /// Profile flag to take into account, as other commands would.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Write a synthetic library of about N components into DIR (for benchmarks and tests).
+    GenerateLibrary {
+        /// Target folder (created; must be empty or missing).
+        dir: PathBuf,
+        /// About how many components to generate.
+        #[arg(long, default_value_t = 1000)]
+        components: usize,
+        /// Seed; the same seed gives the same library.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Write the JSON Schemas generated from the types into DIR (default `schemas/` of the
+    /// library).
+    Schemas {
+        /// Target folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,41 @@
+//! `kiln graph PROFILE`: the dependency graph of a profile's selection.
+
+use std::process::ExitCode;
+
+use kiln_core::Diagnostic;
+use kiln_core::graph::{DependencyGraph, GraphEdge, GraphNode};
+use serde::Serialize;
+
+use crate::args::{GlobalArgs, GraphFormat};
+use crate::report::Reporter;
+use crate::settings::Context;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    profile: &'a str,
+    nodes: Vec<GraphNode>,
+    edges: Vec<GraphEdge>,
+}
+
+pub fn run(
+    global: &GlobalArgs,
+    profile: Option<&str>,
+    format: GraphFormat,
+    reporter: &Reporter,
+) -> Result<ExitCode, Diagnostic> {
+    let context = Context::load(global, profile)?;
+    let resolved = match super::resolve_checked(&context, reporter)? {
+        Ok(resolved) => resolved,
+        Err(code) => return Ok(code),
+    };
+    let graph = DependencyGraph::build(&context.library, resolved.selection.ids());
+    match format {
+        GraphFormat::Dot => reporter.stdout(&graph.to_dot(&resolved.profile.name)),
+        GraphFormat::Json => reporter.json(&Report {
+            profile: &resolved.profile.name,
+            nodes: graph.nodes(),
+            edges: graph.edges(),
+        }),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,158 @@
+//! Everything kiln prints. Diagnostics are rendered with miette on stderr (colour only on a
+//! terminal, never with NO_COLOR); machine output is JSON on stdout.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use kiln_core::source::SourceFile;
+use kiln_core::{Diagnostic, Severity};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use serde::Serialize;
+
+use crate::args::ColorChoice;
+
+/// Prints for the commands.
+pub struct Reporter {
+    color: bool,
+}
+
+impl Reporter {
+    /// A reporter honouring `--color`, NO_COLOR and whether stderr is a terminal.
+    pub fn new(choice: ColorChoice) -> Reporter {
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        Reporter { color }
+    }
+
+    /// Renders diagnostics (sorted, de-duplicated) on stderr.
+    pub fn diagnostics(
+        &self,
+        sources: &BTreeMap<String, Arc<SourceFile>>,
+        diagnostics: &[Diagnostic],
+    ) {
+        let theme = if self.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(100)
+            .with_links(false);
+        let mut out = String::new();
+        for diagnostic in diagnostics {
+            let source = diagnostic
+                .location
+                .as_ref()
+                .filter(|l| l.line > 0)
+                .and_then(|l| sources.get(&l.file))
+                .map(|s| NamedSource::new(s.path.clone(), s.text.to_string()));
+            let rendered = Rendered {
+                inner: diagnostic,
+                source,
+            };
+            if handler.render_report(&mut out, &rendered).is_err() {
+                out.push_str(&format!("{}: {}\n", diagnostic.code, diagnostic.message));
+            }
+        }
+        self.stderr(&out);
+    }
+
+    /// Renders one diagnostic that has no source file.
+    pub fn failure(&self, diagnostic: &Diagnostic) {
+        self.diagnostics(&BTreeMap::new(), std::slice::from_ref(diagnostic));
+    }
+
+    /// Writes text on stderr.
+    pub fn stderr(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+    }
+
+    /// Writes text on stdout.
+    pub fn stdout(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+    }
+
+    /// Writes a value as pretty JSON on stdout.
+    pub fn json<T: Serialize>(&self, value: &T) {
+        let text = serde_json::to_string_pretty(value)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        self.stdout(&(text + "\n"));
+    }
+
+    /// Bold text when colour is on.
+    pub fn bold(&self, text: &str) -> String {
+        if self.color {
+            format!("\u{1b}[1m{text}\u{1b}[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// One diagnostic in the shape miette renders.
+struct Rendered<'a> {
+    inner: &'a Diagnostic,
+    source: Option<NamedSource<String>>,
+}
+
+impl fmt::Debug for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)
+    }
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)?;
+        match &self.inner.location {
+            Some(location) if self.source.is_none() => write!(f, "\n  in `{}`", location.file),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Rendered<'_> {}
+
+impl miette::Diagnostic for Rendered<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.inner.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.inner.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.inner
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.source.as_ref()?;
+        let location = self.inner.location.as_ref()?;
+        let span = SourceSpan::new(location.span.start.into(), location.span.len());
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            self.inner.label.clone(),
+            span,
+        ))))
+    }
+}

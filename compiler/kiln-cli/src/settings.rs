@@ -1,0 +1,262 @@
+//! From arguments and environment to resolved settings: which library, which configuration
+//! layers, which hostname, which profile. The only place that reads the environment.
+
+use std::path::{Path, PathBuf};
+
+use kiln_core::config::{
+    EffectiveConfig, Layer, LayerKind, ProfileChoice, library_layer, read_layer,
+};
+use kiln_core::library::{LIBRARY_FILE, Loaded};
+use kiln_core::{Diagnostic, Diagnostics, Library};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::args::GlobalArgs;
+
+/// The environment variables kiln reads, snapshotted once.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    pub home: Option<PathBuf>,
+    pub xdg_config_home: Option<PathBuf>,
+    pub kiln_config: Option<PathBuf>,
+    pub kiln_profile: Option<String>,
+    pub kiln_no_inherit: bool,
+    pub kiln_system_config: Option<PathBuf>,
+    pub kiln_hostname: Option<String>,
+}
+
+impl Environment {
+    pub fn read() -> Environment {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        Environment {
+            home: var("HOME").map(PathBuf::from),
+            xdg_config_home: var("XDG_CONFIG_HOME").map(PathBuf::from),
+            kiln_config: var("KILN_CONFIG").map(PathBuf::from),
+            kiln_profile: var("KILN_PROFILE").map(|v| v.to_string_lossy().into_owned()),
+            kiln_no_inherit: var("KILN_NO_INHERIT")
+                .is_some_and(|v| !matches!(v.to_string_lossy().as_ref(), "0" | "false" | "no")),
+            kiln_system_config: var("KILN_SYSTEM_CONFIG").map(PathBuf::from),
+            kiln_hostname: var("KILN_HOSTNAME").map(|v| v.to_string_lossy().into_owned()),
+        }
+    }
+
+    fn user_config(&self) -> Option<PathBuf> {
+        self.xdg_config_home
+            .clone()
+            .or_else(|| self.home.as_ref().map(|h| h.join(".config")))
+            .map(|dir| dir.join("kiln").join("config.toml"))
+    }
+}
+
+/// How the library was found.
+#[derive(Clone, Debug, Serialize)]
+pub struct LibraryLocation {
+    /// Its root.
+    pub root: PathBuf,
+    /// `--library`/`KILN_LIBRARY`, the current directory, or a configuration file.
+    pub found_by: String,
+}
+
+/// Everything a command needs: the loaded library and the merged configuration.
+pub struct Context {
+    pub location: LibraryLocation,
+    pub library: Library,
+    /// Problems from loading the library and the configuration files.
+    pub diagnostics: Diagnostics,
+    pub config: EffectiveConfig,
+    pub hostname: String,
+    pub no_inherit: bool,
+}
+
+impl Context {
+    /// Finds and loads the library and merges the configuration layers. `profile_flag` is the
+    /// profile given on the command line, if any.
+    pub fn load(global: &GlobalArgs, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {
+        let env = Environment::read();
+        let no_inherit = global.no_inherit || env.kiln_no_inherit;
+        let mut diagnostics = Diagnostics::new();
+        let mut machine_layers = Vec::new();
+        if !no_inherit {
+            let system = env
+                .kiln_system_config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/etc/kiln/config.toml"));
+            push_layer(
+                LayerKind::System,
+                &system,
+                &mut machine_layers,
+                &mut diagnostics,
+            );
+            if let Some(user) = env.user_config() {
+                push_layer(
+                    LayerKind::User,
+                    &user,
+                    &mut machine_layers,
+                    &mut diagnostics,
+                );
+            }
+        }
+        let location = find_library(global, &machine_layers, &env)?;
+        let Loaded {
+            library,
+            diagnostics: load_diagnostics,
+        } = Library::load(&location.root);
+        diagnostics.extend(load_diagnostics);
+
+        let mut layers = machine_layers;
+        if let Some(spec) = &library.spec {
+            layers.push(library_layer(&spec.values, LIBRARY_FILE));
+        }
+        if !no_inherit {
+            if let Some(path) = &env.kiln_config {
+                let before = layers.len();
+                push_layer(LayerKind::Environment, path, &mut layers, &mut diagnostics);
+                if layers.len() == before && !diagnostics.has_errors() {
+                    return Err(Diagnostic::error(
+                        "kiln::config::missing",
+                        format!(
+                            "KILN_CONFIG names `{}`, which does not exist",
+                            path.display()
+                        ),
+                    )
+                    .help("unset KILN_CONFIG or point it at a config.toml"));
+                }
+            }
+        }
+        if let Some(profile) = &env.kiln_profile {
+            layers.push(single(
+                LayerKind::Environment,
+                "KILN_PROFILE",
+                "profile",
+                profile,
+            ));
+        }
+        if let Some(profile) = profile_flag {
+            layers.push(single(LayerKind::Flags, "command line", "profile", profile));
+        }
+        let hostname = env
+            .kiln_hostname
+            .clone()
+            .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+        Ok(Context {
+            location,
+            library,
+            diagnostics,
+            config: EffectiveConfig::merge(layers),
+            hostname,
+            no_inherit,
+        })
+    }
+
+    /// The profile to use: the one given, else the configuration's choice.
+    pub fn profile(&self) -> Result<ProfileChoice, Diagnostic> {
+        self.config.choose_profile(&self.hostname).ok_or_else(|| {
+            Diagnostic::error("kiln::config::no_profile", "no profile given and none configured for this machine")
+                .help(format!(
+                    "name one (`kiln resolve personal`), set KILN_PROFILE, or set `profile` or `hosts.{}` in ~/.config/kiln/config.toml",
+                    self.hostname
+                ))
+        })
+    }
+
+    /// The machine layers' variables, which override profile variables.
+    pub fn machine_variables(&self) -> Vec<(String, Map<String, Value>)> {
+        self.config.machine_variables()
+    }
+}
+
+fn single(kind: LayerKind, origin: &str, key: &str, value: &str) -> Layer {
+    let mut values = Map::new();
+    values.insert(key.to_string(), Value::String(value.to_string()));
+    Layer {
+        kind,
+        origin: origin.to_string(),
+        values,
+    }
+}
+
+fn push_layer(
+    kind: LayerKind,
+    path: &Path,
+    layers: &mut Vec<Layer>,
+    diagnostics: &mut Diagnostics,
+) {
+    match read_layer(kind, path) {
+        Ok(Some(layer)) => layers.push(layer),
+        Ok(None) => {}
+        Err(problems) => diagnostics.extend(problems),
+    }
+}
+
+/// `--library`/`KILN_LIBRARY`, else the nearest `kiln.toml` from the current directory up,
+/// else `library` from the system or user configuration.
+fn find_library(
+    global: &GlobalArgs,
+    layers: &[Layer],
+    env: &Environment,
+) -> Result<LibraryLocation, Diagnostic> {
+    if let Some(path) = &global.library {
+        let root = absolute(path);
+        if !root.join(LIBRARY_FILE).is_file() {
+            return Err(Diagnostic::error(
+                "kiln::library::not_found",
+                format!("`{}` is not a kiln library: it has no {LIBRARY_FILE}", path.display()),
+            )
+            .help("create kiln.toml there (`version = 1`), or point --library / KILN_LIBRARY at the library"));
+        }
+        return Ok(LibraryLocation {
+            root,
+            found_by: "--library or KILN_LIBRARY".into(),
+        });
+    }
+    let cwd = std::env::current_dir().map_err(|error| {
+        Diagnostic::error(
+            "kiln::library::cwd",
+            format!("failed to read the current directory: {error}"),
+        )
+    })?;
+    if let Some(root) = cwd.ancestors().find(|dir| dir.join(LIBRARY_FILE).is_file()) {
+        return Ok(LibraryLocation {
+            root: root.to_path_buf(),
+            found_by: "current directory".into(),
+        });
+    }
+    for layer in layers.iter().rev() {
+        let Some(path) = layer.values.get("library").and_then(Value::as_str) else {
+            continue;
+        };
+        let base = Path::new(&layer.origin).parent().unwrap_or(Path::new("/"));
+        let expanded = match (path.strip_prefix("~/"), &env.home) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => base.join(path),
+        };
+        if expanded.join(LIBRARY_FILE).is_file() {
+            return Ok(LibraryLocation {
+                root: expanded,
+                found_by: format!("`library` in {}", layer.label()),
+            });
+        }
+        return Err(Diagnostic::error(
+            "kiln::library::not_found",
+            format!(
+                "`library` in {} names `{}`, which has no {LIBRARY_FILE}",
+                layer.label(),
+                expanded.display()
+            ),
+        )
+        .help("fix `library` in that file, or pass --library"));
+    }
+    Err(Diagnostic::error(
+        "kiln::library::not_found",
+        format!("no kiln library here: no {LIBRARY_FILE} in `{}` or any parent", cwd.display()),
+    )
+    .help("run kiln inside a library, pass --library PATH, set KILN_LIBRARY, or set `library` in ~/.config/kiln/config.toml"))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
+    }
+}
