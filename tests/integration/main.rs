@@ -1,1 +1,10 @@
+//! kiln's integration tests: the real `kiln` binary on fixture libraries under `tests/cases/`,
+//! the starter library, and generated libraries.
 
+mod cases;
+mod cli;
+mod config;
+mod resolve;
+mod scale;
+mod schemas;
+mod support;

@@ -52,8 +52,22 @@ impl Reporter {
                 .location
                 .as_ref()
                 .filter(|l| l.line > 0)
-                .and_then(|l| sources.get(&l.file))
-                .map(|s| NamedSource::new(s.path.clone(), s.text.to_string()));
+                .and_then(|l| match sources.get(&l.file) {
+                    Some(source) => Some(source.text.to_string()),
+                    // Files outside the library (machine configuration) are read back here.
+                    None => std::path::Path::new(&l.file)
+                        .is_absolute()
+                        .then(|| std::fs::read_to_string(&l.file).ok())
+                        .flatten(),
+                })
+                .map(|text| {
+                    let name = diagnostic
+                        .location
+                        .as_ref()
+                        .map(|l| l.file.clone())
+                        .unwrap_or_default();
+                    NamedSource::new(name, text)
+                });
             let rendered = Rendered {
                 inner: diagnostic,
                 source,
@@ -115,7 +129,11 @@ impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.inner.message)?;
         match &self.inner.location {
-            Some(location) if self.source.is_none() => write!(f, "\n  in `{}`", location.file),
+            Some(location)
+                if self.source.is_none() && !self.inner.message.contains(&location.file) =>
+            {
+                write!(f, "\n  in `{}`", location.file)
+            }
             _ => Ok(()),
         }
     }
@@ -149,7 +167,17 @@ impl miette::Diagnostic for Rendered<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         self.source.as_ref()?;
         let location = self.inner.location.as_ref()?;
-        let span = SourceSpan::new(location.span.start.into(), location.span.len());
+        // Underline at most the first line (and 80 bytes) of a long value; the JSON output
+        // keeps the whole span.
+        let text = self.source.as_ref().map_or("", |s| s.inner().as_str());
+        let start = location.span.start.min(text.len());
+        let end = location.span.end.min(text.len());
+        let line_end = text[start..end].find('\n').map_or(end, |i| start + i);
+        let mut capped = line_end.min(start + 80);
+        while !text.is_char_boundary(capped) {
+            capped -= 1;
+        }
+        let span = SourceSpan::new(start.into(), capped - start);
         Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
             self.inner.label.clone(),
             span,

@@ -107,11 +107,10 @@ impl Context {
         if let Some(spec) = &library.spec {
             layers.push(library_layer(&spec.values, LIBRARY_FILE));
         }
-        if !no_inherit {
-            if let Some(path) = &env.kiln_config {
-                let before = layers.len();
-                push_layer(LayerKind::Environment, path, &mut layers, &mut diagnostics);
-                if layers.len() == before && !diagnostics.has_errors() {
+        if !no_inherit && let Some(path) = &env.kiln_config {
+            match read_layer(LayerKind::Environment, path) {
+                Ok(Some(layer)) => layers.push(layer),
+                Ok(None) => {
                     return Err(Diagnostic::error(
                         "kiln::config::missing",
                         format!(
@@ -121,6 +120,7 @@ impl Context {
                     )
                     .help("unset KILN_CONFIG or point it at a config.toml"));
                 }
+                Err(problems) => diagnostics.extend(problems),
             }
         }
         if let Some(profile) = &env.kiln_profile {

@@ -219,13 +219,13 @@ impl EffectiveConfig {
     /// The profile this machine uses: the `profile` setting (flags, environment, …), else
     /// `hosts.<hostname>`.
     pub fn choose_profile(&self, hostname: &str) -> Option<ProfileChoice> {
-        if let Some(setting) = self.get("profile") {
-            if let Some(name) = setting.value.as_str() {
-                return Some(ProfileChoice {
-                    name: name.to_string(),
-                    because: format!("`profile` from {} ({})", setting.layer, setting.origin),
-                });
-            }
+        if let Some(setting) = self.get("profile")
+            && let Some(name) = setting.value.as_str()
+        {
+            return Some(ProfileChoice {
+                name: name.to_string(),
+                because: format!("`profile` from {} ({})", setting.layer, setting.origin),
+            });
         }
         let setting = self.get(&format!("hosts.{hostname}"))?;
         Some(ProfileChoice {

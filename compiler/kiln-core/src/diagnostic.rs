@@ -26,10 +26,17 @@ pub struct Location {
     /// Byte range of the offending text.
     #[serde(skip)]
     pub span: Range<usize>,
-    /// 1-based line of the span's start.
+    /// 1-based line of the span's start (0 and omitted from JSON for a whole file).
+    #[serde(skip_serializing_if = "is_zero")]
     pub line: usize,
-    /// 1-based column (in characters) of the span's start.
+    /// 1-based column (in characters) of the span's start (0 and omitted for a whole file).
+    #[serde(skip_serializing_if = "is_zero")]
     pub column: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 impl Location {

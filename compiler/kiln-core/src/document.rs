@@ -44,20 +44,21 @@ pub fn parse(source: &SourceFile, format: Format) -> Result<Value, Diagnostic> {
                 Ok(Value::Null) => Ok(Value::Object(serde_json::Map::new())),
                 Ok(value) => Ok(value),
                 Err(error) => {
-                    let span = error
-                        .location()
-                        .and_then(|location| {
-                            let start = location.span().byte_offset()?;
-                            usize::try_from(start).ok()
-                        })
-                        .map_or(offset..offset, |start| offset + start..offset + start);
-                    let message = first_line(&error.to_string());
+                    // serde-saphyr counts lines from the start of the YAML text.
+                    let yaml_line = source.line_col(offset).0;
+                    let at = error.location().filter(|l| l.line() > 0).map_or(offset, |location| {
+                        let line = usize::try_from(location.line()).unwrap_or(1);
+                        let column = usize::try_from(location.column()).unwrap_or(1);
+                        source.offset_of(yaml_line + line - 1, column)
+                    });
+                    let span = at..at;
+                    let message = yaml_message(&error.to_string());
                     Err(Diagnostic::error(
                         "kiln::parse::yaml",
                         format!("invalid YAML frontmatter: {message}"),
                     )
                     .at(source, span)
-                    .label(message)
+                    .label("the YAML parser stopped here")
                     .help("frontmatter is YAML between two `---` lines at the top of the file"))
                 }
             }
@@ -65,8 +66,18 @@ pub fn parse(source: &SourceFile, format: Format) -> Result<Value, Diagnostic> {
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or(text).trim().to_string()
+/// The first line of a YAML error without its `error: line N column M:` prefix (the
+/// diagnostic's own location replaces it).
+fn yaml_message(text: &str) -> String {
+    let line = text.lines().next().unwrap_or(text).trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((position, message)) if position.contains(" column ") => message.to_string(),
+        _ => line.to_string(),
+    }
 }
 
 /// Validates `value` against the schema of `kind` and deserialises it; every schema problem
@@ -181,14 +192,36 @@ fn schema_diagnostics(
             ]
         }
         other => {
-            let help = match other {
-                ValidationErrorKind::Pattern { .. } => pattern_help(pointer),
-                ValidationErrorKind::Type { .. } => Some(
-                    "quote the value if it is meant as text (YAML reads `1.0` as a number)"
-                        .to_string(),
-                )
-                .filter(|_| matches!(format, Format::Frontmatter { .. })),
-                _ => None,
+            let in_yaml = matches!(format, Format::Frontmatter { .. });
+            let scalar = error.instance().is_number() || error.instance().is_boolean();
+            let (label, help) = match other {
+                ValidationErrorKind::Pattern { .. } => (
+                    "does not match the required format".to_string(),
+                    pattern_help(pointer),
+                ),
+                ValidationErrorKind::Type { .. } => {
+                    let expected = lookup(&schema.json, parent_pointer(schema_path))
+                        .map(expected_types)
+                        .unwrap_or_default();
+                    let help = if pattern_help(pointer).is_some() && scalar && in_yaml {
+                        pattern_help(pointer)
+                            .map(|h| format!("{h}, quoted (YAML reads `1.0` as a number)"))
+                    } else if scalar && in_yaml {
+                        Some(
+                            "quote the value if it is meant as text (YAML reads `1.0` as a number)"
+                                .to_string(),
+                        )
+                    } else {
+                        None
+                    };
+                    (format!("expected {expected}"), help)
+                }
+                ValidationErrorKind::MaxLength { limit } => (
+                    format!("longer than {limit} characters"),
+                    Some(format!("shorten it to at most {limit} characters")),
+                ),
+                ValidationErrorKind::MinLength { .. } => ("must not be empty".to_string(), None),
+                _ => (error.masked().to_string(), None),
             };
             vec![
                 Diagnostic::error(
@@ -200,10 +233,38 @@ fn schema_diagnostics(
                     ),
                 )
                 .at(source, locate(pointer, false))
-                .label(error.masked().to_string())
+                .label(label)
                 .maybe_help(help),
             ]
         }
+    }
+}
+
+/// "a string", "an integer or an array", from a schema node's `type` (ignoring `null`, which
+/// only marks optional fields).
+fn expected_types(node: &Value) -> String {
+    let types: Vec<&str> = match node.get("type") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let named: Vec<&str> = types
+        .into_iter()
+        .filter(|t| *t != "null")
+        .map(|t| match t {
+            "string" => "a string",
+            "integer" => "an integer",
+            "number" => "a number",
+            "boolean" => "`true` or `false`",
+            "array" => "a list",
+            "object" => "a table of keys",
+            other => other,
+        })
+        .collect();
+    if named.is_empty() {
+        "another type".to_string()
+    } else {
+        named.join(" or ")
     }
 }
 

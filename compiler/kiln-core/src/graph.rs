@@ -29,10 +29,49 @@ pub struct Dependency {
     pub target: ComponentId,
     /// Why.
     pub kind: EdgeKind,
-    /// The span of the reference in `file`.
-    pub span: Range<usize>,
-    /// The file holding the reference.
-    pub file: String,
+    /// Where the reference is written.
+    pub written: Written,
+}
+
+/// Where a dependency is written: located lazily, since spans are only needed for
+/// diagnostics and locating re-parses the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Entry `index` of the component's `depends_on`.
+    DependsOn {
+        /// Position in the list.
+        index: usize,
+    },
+    /// A template include at this span of the component's main file.
+    Include {
+        /// The span of the reference.
+        span: Range<usize>,
+    },
+}
+
+impl Library {
+    /// The file and span where `dependency` of component `id` is written.
+    pub fn dependency_location(
+        &self,
+        id: &ComponentId,
+        dependency: &Dependency,
+    ) -> Option<(String, Range<usize>)> {
+        let component = self.components.get(id)?;
+        match &dependency.written {
+            Written::DependsOn { index } => {
+                let source = self.source(&component.meta_source)?;
+                let span = source
+                    .locate(
+                        component.meta_format,
+                        &format!("/depends_on/{index}"),
+                        false,
+                    )
+                    .unwrap_or(0..0);
+                Some((component.meta_source.clone(), span))
+            }
+            Written::Include { span } => Some((component.source.clone(), span.clone())),
+        }
+    }
 }
 
 impl Library {
@@ -45,21 +84,10 @@ impl Library {
         let mut out = Vec::new();
         for (index, reference) in component.meta.depends_on.iter().enumerate() {
             if let Resolved::Found(target) = self.resolve_ref(reference, None) {
-                let span = self
-                    .source(&component.meta_source)
-                    .and_then(|s| {
-                        s.locate(
-                            component.meta_format,
-                            &format!("/depends_on/{index}"),
-                            false,
-                        )
-                    })
-                    .unwrap_or(0..0);
                 out.push(Dependency {
                     target,
                     kind: EdgeKind::DependsOn,
-                    span,
-                    file: component.meta_source.clone(),
+                    written: Written::DependsOn { index },
                 });
             }
         }
@@ -69,8 +97,7 @@ impl Library {
                     out.push(Dependency {
                         target,
                         kind: EdgeKind::Include,
-                        span: span.clone(),
-                        file: component.source.clone(),
+                        written: Written::Include { span: span.clone() },
                     });
                 }
             }
@@ -126,6 +153,8 @@ impl DependencyGraph {
                 .collect();
             edges.sort();
             edges.dedup();
+            // A component naming itself is reported by validation, not as a cycle.
+            edges.retain(|(target, _)| target != *id);
             for (target, kind) in edges {
                 if let Some(&to) = index.get(&target) {
                     graph.add_edge(index[*id], to, kind);
@@ -226,10 +255,11 @@ impl DependencyGraph {
             .help(
                 "components cannot need each other in a loop; remove one `depends_on` or include",
             );
-            if let Some(dependency) = dependency {
-                if let Some(source) = library.source(&dependency.file) {
-                    diagnostic = diagnostic.at(source, dependency.span);
-                }
+            let location = dependency.and_then(|d| library.dependency_location(first, &d));
+            if let Some((file, span)) = location
+                && let Some(source) = library.source(&file)
+            {
+                diagnostic = diagnostic.at(source, span);
             }
             diagnostics.push(diagnostic);
         }

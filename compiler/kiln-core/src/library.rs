@@ -210,7 +210,7 @@ impl Library {
         let paths = spec.as_ref().map(|s| s.paths.clone()).unwrap_or_default();
         let plan = plan_files(&paths, &files);
 
-        let results: Vec<(Option<Loadable>, Vec<Diagnostic>, Option<Arc<SourceFile>>)> = plan
+        let results: Vec<LoadedDocument> = plan
             .documents
             .par_iter()
             .map(|item| load_document(item, &files))
@@ -237,7 +237,7 @@ impl Library {
                     library.insert_component(*component, &mut diagnostics);
                 }
                 Some(Loadable::Profile(entry)) => {
-                    library.profiles.insert(entry.spec.name.clone(), entry);
+                    library.profiles.insert(entry.spec.name.clone(), *entry);
                 }
                 Some(Loadable::Tool(entry)) => {
                     library.tools.insert(entry.spec.name.clone(), entry);
@@ -590,15 +590,15 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
                     .help("profiles are `profiles/<name>.profile.json`"),
                 ),
             }
-        } else if let Some(rest) = path.strip_prefix(&tools) {
-            if let Some(name) = rest.strip_suffix("/tool.json").filter(|n| !n.contains('/')) {
-                plan.documents.push(PlannedDocument {
-                    path: path.to_string(),
-                    role: DocumentRole::Tool {
-                        name: name.to_string(),
-                    },
-                });
-            }
+        } else if let Some(rest) = path.strip_prefix(&tools)
+            && let Some(name) = rest.strip_suffix("/tool.json").filter(|n| !n.contains('/'))
+        {
+            plan.documents.push(PlannedDocument {
+                path: path.to_string(),
+                role: DocumentRole::Tool {
+                    name: name.to_string(),
+                },
+            });
         }
     }
     plan.documents.sort_by(|a, b| a.path.cmp(&b.path));
@@ -676,14 +676,14 @@ fn plan_component_file(path: &str, rest: &str, plan: &mut FilePlan) {
 
 enum Loadable {
     Component(Box<Component>),
-    Profile(ProfileEntry),
+    Profile(Box<ProfileEntry>),
     Tool(ToolEntry),
 }
 
-fn load_document(
-    item: &PlannedDocument,
-    files: &[LibraryFile],
-) -> (Option<Loadable>, Vec<Diagnostic>, Option<Arc<SourceFile>>) {
+/// What reading one document gave: the loaded value, its problems, and its source text.
+type LoadedDocument = (Option<Loadable>, Vec<Diagnostic>, Option<Arc<SourceFile>>);
+
+fn load_document(item: &PlannedDocument, files: &[LibraryFile]) -> LoadedDocument {
     let mut diagnostics = Diagnostics::new();
     let Ok(index) = files.binary_search_by(|f| f.path.as_str().cmp(&item.path)) else {
         return (None, Vec::new(), None);
@@ -700,7 +700,7 @@ fn load_document(
             .map(|c| Loadable::Component(Box::new(c))),
         DocumentRole::SkillMetadata => None,
         DocumentRole::Profile { name } => {
-            load_profile(name, &source, &mut diagnostics).map(Loadable::Profile)
+            load_profile(name, &source, &mut diagnostics).map(|p| Loadable::Profile(Box::new(p)))
         }
         DocumentRole::Tool { name } => {
             load_tool(name, &source, &mut diagnostics).map(Loadable::Tool)

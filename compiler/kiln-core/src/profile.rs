@@ -285,25 +285,17 @@ fn visit(
     let entry = &library.profiles[name];
     stack.push(name.to_string());
     for (index, parent) in entry.spec.extends.iter().enumerate() {
-        let source = library.source(&entry.source);
-        let span = source
-            .and_then(|s| s.locate(Format::Json, &format!("/extends/{index}"), false))
-            .unwrap_or(0..0);
-        let located = |diagnostic: Diagnostic| match source {
-            Some(source) => diagnostic.at(source, span.clone()),
+        let located = |diagnostic: Diagnostic| match library.source(&entry.source) {
+            Some(source) => {
+                let span = source
+                    .locate(Format::Json, &format!("/extends/{index}"), false)
+                    .unwrap_or(0..0);
+                diagnostic.at(source, span)
+            }
             None => diagnostic.in_file(entry.source.clone()),
         };
         if let Some(start) = stack.iter().position(|p| p == parent) {
-            let mut cycle: Vec<String> = stack[start..].iter().map(|p| format!("`{p}`")).collect();
-            cycle.push(format!("`{parent}`"));
-            diagnostics.push(located(
-                Diagnostic::error(
-                    "kiln::profile::extends_cycle",
-                    format!("profile `extends` cycle: {}", cycle.join(" extends ")),
-                )
-                .label(format!("`{name}` extends `{parent}` here"))
-                .help("remove one `extends` entry of the cycle"),
-            ));
+            diagnostics.push(cycle_diagnostic(library, &stack[start..]));
             continue;
         }
         if !library.profiles.contains_key(parent) {
@@ -323,6 +315,47 @@ fn visit(
     stack.pop();
     if done.insert(name.to_string()) {
         order.push(name.to_string());
+    }
+}
+
+/// One diagnostic per cycle, whichever profile it was reached from: the loop is rotated to
+/// start at its smallest name and located at the `extends` entry that closes it, so the
+/// resolutions of every member produce the same diagnostic (de-duplicated when rendered).
+fn cycle_diagnostic(library: &Library, members: &[String]) -> Diagnostic {
+    let smallest = members
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, name)| name.as_str())
+        .map_or(0, |(i, _)| i);
+    let rotated: Vec<&String> = members[smallest..]
+        .iter()
+        .chain(&members[..smallest])
+        .collect();
+    let closing = rotated[rotated.len() - 1];
+    let target = rotated[0];
+    let mut chain: Vec<String> = rotated.iter().map(|p| format!("`{p}`")).collect();
+    chain.push(format!("`{target}`"));
+    let diagnostic = Diagnostic::error(
+        "kiln::profile::extends_cycle",
+        format!("profile `extends` cycle: {}", chain.join(" extends ")),
+    )
+    .label(format!("`{closing}` extends `{target}` here"))
+    .help("remove one `extends` entry of the cycle");
+    let entry = &library.profiles[closing.as_str()];
+    let index = entry
+        .spec
+        .extends
+        .iter()
+        .position(|p| p == target)
+        .unwrap_or(0);
+    match library.source(&entry.source) {
+        Some(source) => {
+            let span = source
+                .locate(Format::Json, &format!("/extends/{index}"), false)
+                .unwrap_or(0..0);
+            diagnostic.at(source, span)
+        }
+        None => diagnostic.in_file(entry.source.clone()),
     }
 }
 

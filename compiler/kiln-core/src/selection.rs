@@ -321,7 +321,14 @@ fn compile(
             }
         };
     }
-    match library.resolve_ref(text, Some(kind)) {
+    let mut resolved = library.resolve_ref(text, Some(kind));
+    if matches!(resolved, Resolved::Unknown { .. }) {
+        // A component of another kind listed here is a misplacement, not a typo.
+        if let found @ Resolved::Found(_) = library.resolve_ref(text, None) {
+            resolved = found;
+        }
+    }
+    match resolved {
         Resolved::Found(id) if id.kind == kind => Matcher::Exact(id),
         Resolved::Found(id) => {
             diagnostics.push(locate(

@@ -188,7 +188,7 @@ pub fn generate(components: usize, seed: u64) -> SynthLibrary {
             format!("{folder}/scripts/run.sh"),
             format!("#!/bin/sh\necho skill {i}\n"),
         ));
-        if i % 2 == 0 {
+        if i % 2 == 0 || experimental(i) {
             let deps = dependency_index(&mut rng, i)
                 .map(|d| format!("\"skill:skill-{d:05}\""))
                 .unwrap_or_default();

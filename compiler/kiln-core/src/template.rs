@@ -68,7 +68,9 @@ pub fn analyze(
     for (text, offset) in template_texts(component, source) {
         match environment.template_from_str(&text) {
             Ok(template) => {
-                for name in template.undeclared_variables(false) {
+                let names: std::collections::BTreeSet<String> =
+                    template.undeclared_variables(false).into_iter().collect();
+                for name in names {
                     if name == "include" || BUILTIN_VARIABLES.contains(&name.as_str()) {
                         continue;
                     }
@@ -148,13 +150,15 @@ fn include_calls(
             let arg_start = tag.start + inner.len() - argument.len() + offset;
             let quote = argument.chars().next();
             match quote {
-                Some(q @ ('"' | '\'')) => match argument[1..].find(q) {
-                    Some(end) => out.push((
-                        argument[1..=end].to_string(),
-                        arg_start..arg_start + end + 2,
-                    )),
-                    None => {}
-                },
+                // An unclosed string is a syntax error minijinja reports.
+                Some(q @ ('"' | '\'')) => {
+                    if let Some(end) = argument[1..].find(q) {
+                        out.push((
+                            argument[1..=end].to_string(),
+                            arg_start..arg_start + end + 2,
+                        ));
+                    }
+                }
                 _ => diagnostics.push(
                     Diagnostic::error(
                         "kiln::template::dynamic_include",

@@ -10,9 +10,9 @@ use kiln_model::{Activation, ComponentId, ComponentKind, McpTransport};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::graph::DependencyGraph;
 use crate::library::{Component, ComponentSpec, Library};
-use crate::profile::{VariableLayer, resolve_profile};
+use crate::profile::{Profile, VariableLayer, resolve_profile};
 use crate::refs::Resolved;
-use crate::selection::select;
+use crate::selection::{Selection, select};
 use crate::source::{Format, SourceFile};
 
 /// Validates everything in `library`. `machine_variables` are the variable layers of the
@@ -46,35 +46,55 @@ pub fn validate(library: &Library, machine_variables: &[VariableLayer]) -> Diagn
             Ok(profile) => {
                 let (selection, problems) = select(library, &profile);
                 diagnostics.extend(problems);
-                let Some(selection) = selection else { continue };
-                for id in selection.ids() {
-                    let component = &library.components[id];
-                    let Some(template) = &component.template else {
-                        continue;
-                    };
-                    for (variable, span) in &template.variables {
-                        if defined.contains(variable) && !profile.variables.contains_key(variable) {
-                            if let Some(component_source) = library.source(&component.source) {
-                                diagnostics.push(
-                                    Diagnostic::error(
-                                        "kiln::template::undefined_in_profile",
-                                        format!("template variable `{variable}` is not defined for profile `{name}`"),
-                                    )
-                                    .at(component_source, span.clone())
-                                    .label("undefined in this profile")
-                                    .help(format!(
-                                        "`{id}` is selected by profile `{name}`; define `{variable}` in its `variables` (or a parent's, or kiln.toml)"
-                                    )),
-                                );
-                            }
-                        }
-                    }
+                if let Some(selection) = selection {
+                    check_profile_variables(
+                        library,
+                        &profile,
+                        &selection,
+                        &defined,
+                        &mut diagnostics,
+                    );
                 }
             }
             Err(problems) => diagnostics.extend(problems),
         }
     }
     diagnostics
+}
+
+/// Every variable a selected template reads must be defined for the profile (variables
+/// defined nowhere at all are reported once per component instead).
+fn check_profile_variables(
+    library: &Library,
+    profile: &Profile,
+    selection: &Selection,
+    defined: &BTreeSet<String>,
+    diagnostics: &mut Diagnostics,
+) {
+    let name = &profile.name;
+    for id in selection.ids() {
+        let component = &library.components[id];
+        let (Some(template), Some(source)) =
+            (&component.template, library.source(&component.source))
+        else {
+            continue;
+        };
+        for (variable, span) in &template.variables {
+            if defined.contains(variable) && !profile.variables.contains_key(variable) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "kiln::template::undefined_in_profile",
+                        format!("template variable `{variable}` is not defined for profile `{name}`"),
+                    )
+                    .at(source, span.clone())
+                    .label("undefined in this profile")
+                    .help(format!(
+                        "`{id}` is selected by profile `{name}`; define `{variable}` in its `variables` (or a parent's, or kiln.toml)"
+                    )),
+                );
+            }
+        }
+    }
 }
 
 /// Variables defined anywhere: kiln.toml, any profile, the machine layers.

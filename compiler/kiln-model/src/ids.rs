@@ -111,7 +111,8 @@ impl fmt::Display for ComponentKind {
 }
 
 /// A component's identity: its kind and its `/`-separated id (`command:beads/create`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Serialised as that `kind:id` string.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ComponentId {
     /// The component's kind.
     pub kind: ComponentKind,
@@ -136,6 +137,25 @@ impl ComponentId {
     /// The id with its folders joined by `-`, as tools that read flat folders need it.
     pub fn joined(&self) -> String {
         self.id.replace('/', "-")
+    }
+}
+
+impl Serialize for ComponentId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ComponentId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let (prefix, id) = text
+            .split_once(':')
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not `kind:id`")))?;
+        let kind = ComponentKind::from_prefix(prefix).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown component kind `{prefix}`"))
+        })?;
+        Ok(ComponentId::new(kind, id))
     }
 }
 

@@ -26,7 +26,6 @@ struct Report<'a> {
 
 #[derive(Serialize)]
 struct Entry<'a> {
-    id: String,
     kind: ComponentKind,
     priority: i32,
     source: &'a str,
@@ -53,7 +52,6 @@ pub fn run(
         .map(|selected| {
             let component = &library.components[&selected.id];
             Entry {
-                id: selected.id.to_string(),
                 kind: selected.id.kind,
                 priority: component.priority(),
                 source: &component.source,

@@ -30,8 +30,9 @@ pub fn run(
         &context.library,
         &context.machine_variables(),
     ));
-    let (errors, warnings) = (diagnostics.error_count(), diagnostics.warning_count());
     let sorted = diagnostics.into_sorted();
+    let errors = sorted.iter().filter(|d| d.is_error()).count();
+    let warnings = sorted.len() - errors;
     let components = context.library.components.len();
     let profiles = context.library.profiles.len();
     match format {
