@@ -498,7 +498,7 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
     let skills_prefix = format!("{components}skills/");
 
     // Skill roots: every folder holding a SKILL.md that is not inside another skill.
-    let mut skill_roots: Vec<&str> = files
+    let all_roots: BTreeSet<&str> = files
         .iter()
         .filter_map(|f| {
             f.path
@@ -506,17 +506,11 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
                 .strip_suffix("/SKILL.md")
         })
         .collect();
-    skill_roots.sort_unstable();
-    let mut outer_roots: Vec<&str> = Vec::new();
-    for root in skill_roots {
-        if !outer_roots
-            .iter()
-            .any(|outer| root.starts_with(&format!("{outer}/")))
-        {
-            outer_roots.push(root);
-        }
-    }
-
+    let outer_roots: BTreeSet<&str> = all_roots
+        .iter()
+        .copied()
+        .filter(|root| ancestors(root).all(|ancestor| !all_roots.contains(ancestor)))
+        .collect();
     let mut plan = FilePlan {
         documents: Vec::new(),
         skills: BTreeMap::new(),
@@ -544,13 +538,12 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
     for file in files {
         let path = file.path.as_str();
         if let Some(rest) = path.strip_prefix(&skills_prefix) {
-            let owner = outer_roots
-                .iter()
-                .find(|root| rest.starts_with(&format!("{root}/")));
+            // The skill owning a file is its nearest ancestor folder that is a skill root.
+            let owner = ancestors(rest).find(|ancestor| outer_roots.contains(ancestor));
             match owner {
                 Some(root) => {
                     let inner = &rest[root.len() + 1..];
-                    let skill = plan.skills.get_mut(*root).expect("every root is planned");
+                    let skill = plan.skills.get_mut(root).expect("every root is planned");
                     if inner == "SKILL.md" {
                     } else if inner == "skill.json" {
                         skill.metadata = Some(path.to_string());
@@ -603,6 +596,13 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
     }
     plan.documents.sort_by(|a, b| a.path.cmp(&b.path));
     plan
+}
+
+/// The proper ancestor folders of a `/`-separated path, nearest first: `a/b/c` → `a/b`, `a`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/')
+        .rev()
+        .map(move |(index, _)| &path[..index])
 }
 
 fn plan_component_file(path: &str, rest: &str, plan: &mut FilePlan) {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use globset::GlobBuilder;
 use kiln_model::{Activation, ComponentId, ComponentKind, McpTransport};
+use rayon::prelude::*;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::graph::DependencyGraph;
@@ -18,46 +19,68 @@ use crate::source::{Format, SourceFile};
 /// Validates everything in `library`. `machine_variables` are the variable layers of the
 /// machine configuration (empty for `--no-inherit`).
 pub fn validate(library: &Library, machine_variables: &[VariableLayer]) -> Diagnostics {
-    let mut diagnostics = Diagnostics::new();
     let tools = library.known_tools();
     let defined = defined_variables(library, machine_variables);
-    for component in library.components.values() {
-        check_component(library, component, &tools, &defined, &mut diagnostics);
-    }
+    // Components and profiles are checked in parallel; the diagnostics are sorted before
+    // anyone sees them, so completion order does not matter.
+    let components: Vec<&Component> = library.components.values().collect();
+    let mut diagnostics: Diagnostics = components
+        .par_iter()
+        .flat_map_iter(|component| {
+            let mut found = Diagnostics::new();
+            check_component(library, component, &tools, &defined, &mut found);
+            found
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
     check_joined_names(library, &mut diagnostics);
     diagnostics.extend(DependencyGraph::build(library, library.components.keys()).cycles(library));
-    for (name, entry) in &library.profiles {
-        let Some(source) = library.source(&entry.source) else {
-            continue;
-        };
+    let names: Vec<&String> = library.profiles.keys().collect();
+    let per_profile: Vec<Diagnostics> = names
+        .par_iter()
+        .map(|name| check_profile(library, name, machine_variables, &tools, &defined))
+        .collect();
+    for found in per_profile {
+        diagnostics.extend(found);
+    }
+    diagnostics
+}
+
+/// A profile's tools, its resolution and selection, and the variables its templates read.
+fn check_profile(
+    library: &Library,
+    name: &str,
+    machine_variables: &[VariableLayer],
+    tools: &BTreeSet<String>,
+    defined: &BTreeSet<String>,
+) -> Diagnostics {
+    let mut diagnostics = Diagnostics::new();
+    let entry = &library.profiles[name];
+    if let Some(source) = library.source(&entry.source) {
         for tool in entry.spec.tools.keys() {
             if !tools.contains(tool) {
+                let pointer = format!("/tools/{}", escape(tool));
                 diagnostics.push(unknown_tool(
                     source,
                     Format::Json,
-                    &format!("/tools/{}", escape(tool)),
+                    &pointer,
                     tool,
-                    &tools,
+                    tools,
                     true,
                 ));
             }
         }
-        match resolve_profile(library, name, machine_variables) {
-            Ok(profile) => {
-                let (selection, problems) = select(library, &profile);
-                diagnostics.extend(problems);
-                if let Some(selection) = selection {
-                    check_profile_variables(
-                        library,
-                        &profile,
-                        &selection,
-                        &defined,
-                        &mut diagnostics,
-                    );
-                }
+    }
+    match resolve_profile(library, name, machine_variables) {
+        Ok(profile) => {
+            let (selection, problems) = select(library, &profile);
+            diagnostics.extend(problems);
+            if let Some(selection) = selection {
+                check_profile_variables(library, &profile, &selection, defined, &mut diagnostics);
             }
-            Err(problems) => diagnostics.extend(problems),
         }
+        Err(problems) => diagnostics.extend(problems),
     }
     diagnostics
 }

@@ -48,8 +48,10 @@ pub fn run(
             reporter.diagnostics(&context.library.sources, &sorted);
             let verdict = if errors == 0 { "valid" } else { "invalid" };
             reporter.stderr(&format!(
-                "{}: {components} components, {profiles} profiles; {errors} {}, {warnings} {}\n",
+                "{}: {components} {}, {profiles} {}; {errors} {}, {warnings} {}\n",
                 reporter.bold(&format!("library {verdict}")),
+                plural(components, "component", "components"),
+                plural(profiles, "profile", "profiles"),
                 plural(errors, "error", "errors"),
                 plural(warnings, "warning", "warnings"),
             ));
