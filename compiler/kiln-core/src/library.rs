@@ -289,6 +289,27 @@ impl Library {
         self.components.insert(component.id.clone(), component);
     }
 
+    /// Points `diagnostic` at the value (or key) at `pointer` in library file `file`; at the
+    /// whole file when the value cannot be found.
+    pub fn locate(
+        &self,
+        diagnostic: Diagnostic,
+        file: &str,
+        format: Format,
+        pointer: &str,
+        key: bool,
+    ) -> Diagnostic {
+        match self.source(file) {
+            Some(source) => {
+                let span = source
+                    .locate(format, pointer, key)
+                    .unwrap_or_else(|| source.document_start(format));
+                diagnostic.at(source, span)
+            }
+            None => diagnostic.in_file(file),
+        }
+    }
+
     /// The source file at a library-relative path.
     pub fn source(&self, path: &str) -> Option<&Arc<SourceFile>> {
         self.sources.get(path)

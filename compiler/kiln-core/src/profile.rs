@@ -285,14 +285,14 @@ fn visit(
     let entry = &library.profiles[name];
     stack.push(name.to_string());
     for (index, parent) in entry.spec.extends.iter().enumerate() {
-        let located = |diagnostic: Diagnostic| match library.source(&entry.source) {
-            Some(source) => {
-                let span = source
-                    .locate(Format::Json, &format!("/extends/{index}"), false)
-                    .unwrap_or(0..0);
-                diagnostic.at(source, span)
-            }
-            None => diagnostic.in_file(entry.source.clone()),
+        let located = |diagnostic: Diagnostic| {
+            library.locate(
+                diagnostic,
+                &entry.source,
+                Format::Json,
+                &format!("/extends/{index}"),
+                false,
+            )
         };
         if let Some(start) = stack.iter().position(|p| p == parent) {
             diagnostics.push(cycle_diagnostic(library, &stack[start..]));
@@ -348,15 +348,13 @@ fn cycle_diagnostic(library: &Library, members: &[String]) -> Diagnostic {
         .iter()
         .position(|p| p == target)
         .unwrap_or(0);
-    match library.source(&entry.source) {
-        Some(source) => {
-            let span = source
-                .locate(Format::Json, &format!("/extends/{index}"), false)
-                .unwrap_or(0..0);
-            diagnostic.at(source, span)
-        }
-        None => diagnostic.in_file(entry.source.clone()),
-    }
+    library.locate(
+        diagnostic,
+        &entry.source,
+        Format::Json,
+        &format!("/extends/{index}"),
+        false,
+    )
 }
 
 #[cfg(test)]

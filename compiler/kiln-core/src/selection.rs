@@ -394,13 +394,11 @@ fn matches(library: &Library, matcher: &Matcher, id: &ComponentId) -> bool {
 }
 
 fn locate(library: &Library, pattern: &Pattern, diagnostic: Diagnostic) -> Diagnostic {
-    match library.source(&pattern.source) {
-        Some(source) => {
-            let span = source
-                .locate(Format::Json, &pattern.pointer, false)
-                .unwrap_or(0..0);
-            diagnostic.at(source, span)
-        }
-        None => diagnostic.in_file(pattern.source.clone()),
-    }
+    library.locate(
+        diagnostic,
+        &pattern.source,
+        Format::Json,
+        &pattern.pointer,
+        false,
+    )
 }
