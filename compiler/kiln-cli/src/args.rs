@@ -89,6 +89,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Compile a profile into the exact files each AI tool reads, under dist/<tool>/<profile>/.
+    /// Memoised: only units whose inputs changed are emitted again, unchanged bytes are not
+    /// rewritten.
+    Build {
+        /// The profile (default: the machine's profile from the configuration).
+        profile: Option<String>,
+        /// The tool to build for (claude-code, cursor, codex, …).
+        tool: Option<String>,
+        /// Build every tool the profile lists in `tools`.
+        #[arg(long, conflicts_with = "tool")]
+        all_tools: bool,
+        /// Build every profile for each of its tools.
+        #[arg(long, conflicts_with_all = ["profile", "tool", "all_tools"])]
+        all: bool,
+        /// Write nothing; exit 1 listing what is out of date (for CI).
+        #[arg(long)]
+        check: bool,
+        /// Treat "cannot express" warnings as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Say why each unit was rebuilt.
+        #[arg(long)]
+        explain: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
     /// Inspect the machine configuration.
     Config {
         #[command(subcommand)]

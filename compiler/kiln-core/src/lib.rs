@@ -25,6 +25,7 @@
 //! - Diagnostics are sorted by file, position and code, and de-duplicated, before rendering.
 //! - No clock, hostname or environment is read here: callers pass them in.
 
+pub mod artifact;
 pub mod config;
 pub mod diagnostic;
 pub mod document;

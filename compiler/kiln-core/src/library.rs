@@ -112,6 +112,8 @@ pub struct ToolEntry {
     pub spec: ToolSpec,
     /// Library-relative path of `tool.json`.
     pub source: String,
+    /// Its templates, by path under `templates/`.
+    pub templates: BTreeMap<String, Arc<str>>,
 }
 
 /// A whole library.
@@ -131,6 +133,8 @@ pub struct Library {
     pub sources: BTreeMap<String, Arc<SourceFile>>,
     /// Ids by their last segment (for bare references).
     by_last_segment: BTreeMap<(ComponentKind, String), Vec<ComponentId>>,
+    /// Skill assets of a library built in memory (a library on disk reads them on demand).
+    memory_assets: BTreeMap<String, Arc<str>>,
 }
 
 /// A file of the library: its library-relative path and, for documents, its text.
@@ -240,7 +244,7 @@ impl Library {
                     library.profiles.insert(entry.spec.name.clone(), *entry);
                 }
                 Some(Loadable::Tool(entry)) => {
-                    library.tools.insert(entry.spec.name.clone(), entry);
+                    library.tools.insert(entry.spec.name.clone(), *entry);
                 }
                 None => {}
             }
@@ -248,6 +252,21 @@ impl Library {
         for skill in plan.skills.values() {
             if let Some(component) = library.components.get_mut(&skill.id) {
                 component.assets.clone_from(&skill.assets);
+                for asset in &skill.assets {
+                    let text = files
+                        .binary_search_by(|f| f.path.as_str().cmp(asset))
+                        .ok()
+                        .and_then(|index| files[index].text.clone());
+                    if let Some(text) = text {
+                        library.memory_assets.insert(asset.clone(), text);
+                    }
+                }
+            }
+        }
+        for (tool, name, path) in &plan.tool_templates {
+            let text = library.sources.get(path).map(|source| source.text.clone());
+            if let (Some(entry), Some(text)) = (library.tools.get_mut(tool), text) {
+                entry.templates.insert(name.clone(), text);
             }
         }
         for id in library.components.keys() {
@@ -310,6 +329,18 @@ impl Library {
         }
     }
 
+    /// The bytes and Unix mode of a skill asset (library-relative path). Read from disk on
+    /// demand: the library is the only reader, and assets are not needed to validate.
+    pub fn read_asset(&self, path: &str) -> std::io::Result<(Vec<u8>, u32)> {
+        if let Some(text) = self.memory_assets.get(path) {
+            let mode = if text.starts_with("#!") { 0o755 } else { 0o644 };
+            return Ok((text.as_bytes().to_vec(), mode));
+        }
+        let full = self.root.join(path);
+        let bytes = std::fs::read(&full)?;
+        Ok((bytes, file_mode(&std::fs::metadata(&full)?)))
+    }
+
     /// The source file at a library-relative path.
     pub fn source(&self, path: &str) -> Option<&Arc<SourceFile>> {
         self.sources.get(path)
@@ -346,6 +377,21 @@ impl Library {
             .get(&(kind, segment.to_string()))
             .map_or(&[], Vec::as_slice)
     }
+}
+
+#[cfg(unix)]
+fn file_mode(metadata: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    if metadata.permissions().mode() & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    }
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &std::fs::Metadata) -> u32 {
+    0o644
 }
 
 fn parse_library_spec(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<LibrarySpec> {
@@ -490,6 +536,7 @@ enum DocumentRole {
     SkillMetadata,
     Profile { name: String },
     Tool { name: String },
+    ToolTemplate,
 }
 
 #[derive(Clone, Debug)]
@@ -507,6 +554,8 @@ struct PlannedSkill {
 
 struct FilePlan {
     documents: Vec<PlannedDocument>,
+    /// `(tool, template name, path)` of every library tool template.
+    tool_templates: Vec<(String, String, String)>,
     skills: BTreeMap<String, PlannedSkill>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -534,6 +583,7 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
         .collect();
     let mut plan = FilePlan {
         documents: Vec::new(),
+        tool_templates: Vec::new(),
         skills: BTreeMap::new(),
         diagnostics: Vec::new(),
     };
@@ -604,15 +654,25 @@ fn plan_files(paths: &PathsSpec, files: &[LibraryFile]) -> FilePlan {
                     .help("profiles are `profiles/<name>.profile.json`"),
                 ),
             }
-        } else if let Some(rest) = path.strip_prefix(&tools)
-            && let Some(name) = rest.strip_suffix("/tool.json").filter(|n| !n.contains('/'))
-        {
-            plan.documents.push(PlannedDocument {
-                path: path.to_string(),
-                role: DocumentRole::Tool {
-                    name: name.to_string(),
-                },
-            });
+        } else if let Some(rest) = path.strip_prefix(&tools) {
+            if let Some(name) = rest.strip_suffix("/tool.json").filter(|n| !n.contains('/')) {
+                plan.documents.push(PlannedDocument {
+                    path: path.to_string(),
+                    role: DocumentRole::Tool {
+                        name: name.to_string(),
+                    },
+                });
+            } else if let Some((tool, template)) = rest.split_once("/templates/") {
+                plan.tool_templates.push((
+                    tool.to_string(),
+                    template.to_string(),
+                    path.to_string(),
+                ));
+                plan.documents.push(PlannedDocument {
+                    path: path.to_string(),
+                    role: DocumentRole::ToolTemplate,
+                });
+            }
         }
     }
     plan.documents.sort_by(|a, b| a.path.cmp(&b.path));
@@ -698,7 +758,7 @@ fn plan_component_file(path: &str, rest: &str, plan: &mut FilePlan) {
 enum Loadable {
     Component(Box<Component>),
     Profile(Box<ProfileEntry>),
-    Tool(ToolEntry),
+    Tool(Box<ToolEntry>),
 }
 
 /// What reading one document gave: the loaded value, its problems, and its source text.
@@ -719,12 +779,12 @@ fn load_document(item: &PlannedDocument, files: &[LibraryFile]) -> LoadedDocumen
     let loadable = match &item.role {
         DocumentRole::Component { id } => load_component(id, &source, files, &mut diagnostics)
             .map(|c| Loadable::Component(Box::new(c))),
-        DocumentRole::SkillMetadata => None,
+        DocumentRole::SkillMetadata | DocumentRole::ToolTemplate => None,
         DocumentRole::Profile { name } => {
             load_profile(name, &source, &mut diagnostics).map(|p| Loadable::Profile(Box::new(p)))
         }
         DocumentRole::Tool { name } => {
-            load_tool(name, &source, &mut diagnostics).map(Loadable::Tool)
+            load_tool(name, &source, &mut diagnostics).map(|t| Loadable::Tool(Box::new(t)))
         }
     };
     (loadable, diagnostics.into_iter().collect(), Some(source))
@@ -991,5 +1051,6 @@ fn load_tool(name: &str, source: &SourceFile, diagnostics: &mut Diagnostics) -> 
     Some(ToolEntry {
         spec,
         source: source.path.clone(),
+        templates: BTreeMap::new(),
     })
 }

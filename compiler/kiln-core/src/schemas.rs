@@ -30,6 +30,7 @@ embedded! {
     Library => "kiln-toml.schema.json",
     MachineConfig => "config.schema.json",
     Tool => "tool.schema.json",
+    DistManifest => "dist-manifest.schema.json",
 }
 
 /// A compiled schema and its JSON, for looking up allowed keys and values.

@@ -11,6 +11,7 @@
 pub mod component;
 pub mod config;
 pub mod ids;
+pub mod manifest;
 pub mod profile;
 pub mod schema;
 pub mod tool;
@@ -18,5 +19,6 @@ pub mod tool;
 pub use component::*;
 pub use config::*;
 pub use ids::*;
+pub use manifest::*;
 pub use profile::*;
 pub use tool::*;

@@ -5,7 +5,7 @@
 use schemars::{JsonSchema, generate::SchemaSettings};
 
 use crate::{
-    AgentFrontmatter, CommandFrontmatter, ContextFrontmatter, HookSpec, LibrarySpec,
+    AgentFrontmatter, CommandFrontmatter, ContextFrontmatter, DistManifest, HookSpec, LibrarySpec,
     MachineConfigSpec, McpSpec, ProfileSpec, RuleFrontmatter, RuleSpec, SkillFrontmatter,
     SkillSpec, ToolSpec,
 };
@@ -39,11 +39,13 @@ pub enum DocumentKind {
     MachineConfig,
     /// `tools/<tool>/tool.json`
     Tool,
+    /// `dist/<tool>/<profile>.manifest.json`
+    DistManifest,
 }
 
 impl DocumentKind {
     /// Every document kind.
-    pub const ALL: [DocumentKind; 13] = [
+    pub const ALL: [DocumentKind; 14] = [
         DocumentKind::Rule,
         DocumentKind::RuleFrontmatter,
         DocumentKind::SkillFrontmatter,
@@ -57,6 +59,7 @@ impl DocumentKind {
         DocumentKind::Library,
         DocumentKind::MachineConfig,
         DocumentKind::Tool,
+        DocumentKind::DistManifest,
     ];
 
     /// The schema's file name under `schemas/`.
@@ -75,6 +78,7 @@ impl DocumentKind {
             DocumentKind::Library => "kiln-toml.schema.json",
             DocumentKind::MachineConfig => "config.schema.json",
             DocumentKind::Tool => "tool.schema.json",
+            DocumentKind::DistManifest => "dist-manifest.schema.json",
         }
     }
 
@@ -94,6 +98,7 @@ impl DocumentKind {
             DocumentKind::Library => generate::<LibrarySpec>(),
             DocumentKind::MachineConfig => generate::<MachineConfigSpec>(),
             DocumentKind::Tool => generate::<ToolSpec>(),
+            DocumentKind::DistManifest => generate::<DistManifest>(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One file per command. Each returns the process exit code, or a diagnostic when it could
 //! not run at all.
 
+mod build;
 mod config;
 mod dev;
 mod graph;
@@ -32,6 +33,29 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
             command: ConfigCommand::Show { profile, format },
         } => config::show(&cli.global, profile.as_deref(), format, reporter),
         Command::Dev { command } => dev::run(&cli.global, command, reporter),
+        Command::Build {
+            profile,
+            tool,
+            all_tools,
+            all,
+            check,
+            strict,
+            explain,
+            format,
+        } => build::run(
+            &cli.global,
+            &build::BuildArgs {
+                profile,
+                tool,
+                all_tools,
+                all,
+                check,
+                strict,
+                explain,
+                format,
+            },
+            reporter,
+        ),
     }
 }
 

@@ -1,0 +1,428 @@
+//! `kiln-build`: `kiln build` without the printing. For one (profile, tool) it plans the
+//! units ([`kiln_emit::plan`]), fingerprints each, emits the dirty ones in parallel, and stores
+//! the result ([`kiln_store::dist`]) with its manifest and memo cache.
+//!
+//! # Fingerprints
+//!
+//! A unit's fingerprint is blake3 over a sorted map of everything that can change its
+//! output:
+//!
+//! | input | why |
+//! |---|---|
+//! | `kiln`, `emit` | kiln's version and the emit engine's version |
+//! | `tool` | the tool definition and all its templates (digest) |
+//! | `unit` | the output index, scope and components |
+//! | `file:<path>` | content hash of every library file it reads: the component's files, skill assets, included context fragments |
+//! | `variables` | the profile's effective variables, only for units with template components |
+//! | `observation` | the profile's observation settings, only for skills |
+//! | `profile.tools` | the profile's tool list, which output conditions may read |
+//!
+//! Left out on purpose: modification times, absolute paths, the host, the clock. A unit is
+//! fresh when its fingerprint matches the memo entry and every file it produced is still in
+//! dist; otherwise it is re-emitted, and `--explain` says why. A unit that fails is never
+//! cached.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kiln_core::artifact::Artifact;
+use kiln_core::{Diagnostic, Diagnostics};
+use kiln_emit::{EmitRequest, Unit, emit_unit, plan, unit_inputs};
+use kiln_model::{DistManifest, MANIFEST_VERSION, ManifestEntry, Strategy};
+use kiln_store::dist::{DistLayout, StoreReport, read_manifest, store};
+use kiln_store::hash::{content_hash, json_hash};
+use kiln_store::memo::{Memo, MemoEntry};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// kiln's version, part of every fingerprint.
+pub const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How to build.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BuildOptions {
+    /// Write nothing; report what is out of date.
+    pub check: bool,
+    /// Treat "cannot express" warnings as errors.
+    pub strict: bool,
+}
+
+/// Why a unit was emitted again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rebuilt {
+    /// The unit's key.
+    pub unit: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The result of building one (profile, tool).
+#[derive(Debug, Serialize)]
+pub struct BuildOutcome {
+    /// The tool.
+    pub tool: String,
+    /// The profile.
+    pub profile: String,
+    /// The manifest of the build.
+    #[serde(skip)]
+    pub manifest: DistManifest,
+    /// Files written, unchanged and removed (none in check mode).
+    pub written: Vec<String>,
+    /// How many files were already up to date.
+    pub unchanged: usize,
+    /// Files removed from dist.
+    pub removed: Vec<String>,
+    /// Units taken from the memo cache.
+    pub fresh: usize,
+    /// Units emitted, with the reason.
+    pub rebuilt: Vec<Rebuilt>,
+    /// Check mode: dist paths that are missing, different or no longer produced.
+    pub stale: Vec<String>,
+    /// Warnings (and, on failure, errors).
+    #[serde(skip)]
+    pub diagnostics: Diagnostics,
+}
+
+enum UnitResult {
+    Fresh(BTreeMap<String, ManifestEntry>),
+    Emitted {
+        entry: MemoEntry,
+        artifacts: Vec<Artifact>,
+        reason: String,
+    },
+    Failed(Diagnostics),
+}
+
+/// Builds one profile for one tool into `layout`.
+pub fn build_tool(
+    request: &EmitRequest<'_>,
+    layout: &DistLayout,
+    options: BuildOptions,
+) -> Result<BuildOutcome, Diagnostics> {
+    let tool = request.tool.spec.name.clone();
+    let profile = request.profile.name.clone();
+    let mut planned = plan(request);
+    let mut diagnostics = Diagnostics::new();
+    for diagnostic in std::mem::take(&mut planned.diagnostics) {
+        if options.strict && !diagnostic.is_error() {
+            diagnostics.push(Diagnostic {
+                severity: kiln_core::Severity::Error,
+                ..diagnostic
+            });
+        } else {
+            diagnostics.push(diagnostic);
+        }
+    }
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    let memo = Memo::load(&layout.memo(&tool, &profile));
+    let tree = layout.tree(&tool, &profile);
+    let previous = read_manifest(&layout.manifest(&tool, &profile))
+        .ok()
+        .flatten();
+
+    let results: Vec<(Unit, UnitResult)> = planned
+        .units
+        .par_iter()
+        .map(|unit| {
+            let inputs = match fingerprint_inputs(request, unit) {
+                Ok(inputs) => inputs,
+                Err(problems) => return (unit.clone(), UnitResult::Failed(problems)),
+            };
+            let fingerprint = json_hash(&inputs);
+            let key = unit.key();
+            let cached = memo.entries.get(&key);
+            let reason = match cached {
+                Some(entry) if entry.fingerprint == fingerprint => {
+                    match missing_output(&tree, entry) {
+                        None => return (unit.clone(), UnitResult::Fresh(entry.files.clone())),
+                        Some(path) => format!("output `{path}` is missing from dist"),
+                    }
+                }
+                Some(entry) => changed_inputs(&entry.inputs, &inputs),
+                None if memo.corrupt.contains(&key) => "its cache entry was corrupt".to_string(),
+                None => match &memo.unreadable {
+                    Some(why) => format!("the cache was ignored: {why}"),
+                    None => "not built before".to_string(),
+                },
+            };
+            match emit_unit(request, unit) {
+                Ok(artifacts) => {
+                    let files = artifacts
+                        .iter()
+                        .map(|a| (a.dist_path(), manifest_entry(a)))
+                        .collect();
+                    let entry = MemoEntry::new(fingerprint, inputs, files);
+                    (
+                        unit.clone(),
+                        UnitResult::Emitted {
+                            entry,
+                            artifacts,
+                            reason,
+                        },
+                    )
+                }
+                Err(problems) => (unit.clone(), UnitResult::Failed(problems)),
+            }
+        })
+        .collect();
+
+    let mut files: BTreeMap<String, ManifestEntry> = BTreeMap::new();
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    let mut emitted: BTreeMap<String, (Arc<[u8]>, u32)> = BTreeMap::new();
+    let mut entries: BTreeMap<String, MemoEntry> = BTreeMap::new();
+    let mut rebuilt = Vec::new();
+    let mut fresh = 0;
+    for (unit, result) in results {
+        let key = unit.key();
+        let unit_files = match result {
+            UnitResult::Fresh(unit_files) => {
+                fresh += 1;
+                entries.insert(key.clone(), memo.entries[&key].clone());
+                unit_files
+            }
+            UnitResult::Emitted {
+                entry,
+                artifacts,
+                reason,
+            } => {
+                rebuilt.push(Rebuilt {
+                    unit: key.clone(),
+                    reason,
+                });
+                for artifact in artifacts {
+                    emitted.insert(
+                        artifact.dist_path(),
+                        (artifact.bytes.clone(), artifact.mode),
+                    );
+                }
+                let unit_files = entry.files.clone();
+                entries.insert(key.clone(), entry);
+                unit_files
+            }
+            UnitResult::Failed(problems) => {
+                diagnostics.extend(problems);
+                continue;
+            }
+        };
+        for (path, entry) in unit_files {
+            if let Some(other) = owners.insert(path.clone(), key.clone()) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "kiln::build::path_collision",
+                        format!("`{path}` is produced twice for {tool}: by `{other}` and by `{key}`"),
+                    )
+                    .help("two components map to the same file; rename one (ids join their folders with `-` for some tools)"),
+                );
+            }
+            files.insert(path, entry);
+        }
+    }
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    let manifest = DistManifest {
+        version: MANIFEST_VERSION,
+        tool: tool.clone(),
+        profile: profile.clone(),
+        files,
+        omitted: planned.omissions,
+    };
+    let mut outcome = BuildOutcome {
+        tool,
+        profile,
+        manifest,
+        written: Vec::new(),
+        unchanged: 0,
+        removed: Vec::new(),
+        fresh,
+        rebuilt,
+        stale: Vec::new(),
+        diagnostics,
+    };
+    if options.check {
+        outcome.stale = stale_files(layout, &outcome.manifest, &emitted, previous.as_ref());
+        return Ok(outcome);
+    }
+    let fs_error = |error: kiln_store::fs::FsError| {
+        Diagnostics::from_iter([Diagnostic::error("kiln::build::write", error.to_string())])
+    };
+    let StoreReport {
+        written,
+        unchanged,
+        removed,
+        ..
+    } = store(layout, &outcome.manifest, &emitted, previous.as_ref()).map_err(fs_error)?;
+    outcome.written = written;
+    outcome.unchanged = unchanged;
+    outcome.removed = removed;
+    Memo::save(&layout.memo(&outcome.tool, &outcome.profile), entries).map_err(fs_error)?;
+    Ok(outcome)
+}
+
+fn manifest_entry(artifact: &Artifact) -> ManifestEntry {
+    ManifestEntry {
+        hash: content_hash(&artifact.bytes),
+        size: artifact.bytes.len() as u64,
+        mode: format!("{:04o}", artifact.mode),
+        scope: artifact.scope,
+        strategy: artifact.strategy,
+        components: artifact
+            .components
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        sources: artifact.sources.clone(),
+        verbatim: artifact.verbatim,
+        merge: artifact.merge.clone(),
+        owned_keys: artifact.owned_keys.clone(),
+    }
+}
+
+/// Everything a unit's output depends on, by name (see the crate docs).
+fn fingerprint_inputs(
+    request: &EmitRequest<'_>,
+    unit: &Unit,
+) -> Result<BTreeMap<String, String>, Diagnostics> {
+    let library = request.library;
+    let mut inputs = BTreeMap::new();
+    inputs.insert("kiln".to_string(), KILN_VERSION.to_string());
+    inputs.insert("emit".to_string(), kiln_emit::EMIT_VERSION.to_string());
+    inputs.insert("tool".to_string(), request.tool.digest.clone());
+    let components: Vec<String> = unit.components.iter().map(ToString::to_string).collect();
+    inputs.insert(
+        "unit".to_string(),
+        format!(
+            "{}/{}/{}",
+            unit.scope.as_str(),
+            unit.output,
+            components.join(",")
+        ),
+    );
+    inputs.insert(
+        "profile.tools".to_string(),
+        request
+            .profile
+            .tools
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    let files = unit_inputs(library, unit);
+    let mut templated = false;
+    let mut errors = Diagnostics::new();
+    for file in &files {
+        let hash = match library.source(file) {
+            Some(source) => content_hash(source.text.as_bytes()),
+            None => match library.read_asset(file) {
+                Ok((bytes, mode)) => format!("{}:{mode:o}", content_hash(&bytes)),
+                Err(error) => {
+                    errors.push(
+                        Diagnostic::error(
+                            "kiln::build::read",
+                            format!("failed to read `{file}`: {error}"),
+                        )
+                        .in_file(file.clone()),
+                    );
+                    continue;
+                }
+            },
+        };
+        inputs.insert(format!("file:{file}"), hash);
+    }
+    for id in &unit.components {
+        templated |= library
+            .components
+            .get(id)
+            .is_some_and(|c| c.template.is_some());
+    }
+    if templated {
+        inputs.insert(
+            "variables".to_string(),
+            json_hash(&request.profile.variables),
+        );
+    }
+    if unit.strategy == Strategy::CopyTree {
+        inputs.insert(
+            "observation".to_string(),
+            json_hash(&request.profile.observation),
+        );
+    }
+    if errors.has_errors() {
+        Err(errors)
+    } else {
+        Ok(inputs)
+    }
+}
+
+fn missing_output(tree: &std::path::Path, entry: &MemoEntry) -> Option<String> {
+    entry.files.iter().find_map(|(path, file)| {
+        let ok =
+            std::fs::metadata(tree.join(path)).is_ok_and(|m| m.is_file() && m.len() == file.size);
+        (!ok).then(|| path.clone())
+    })
+}
+
+fn changed_inputs(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> String {
+    let mut changed: Vec<String> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, _)| {
+            k.strip_prefix("file:")
+                .map_or_else(|| k.clone(), ToString::to_string)
+        })
+        .collect();
+    changed.extend(
+        old.keys()
+            .filter(|k| !new.contains_key(*k))
+            .map(|k| format!("{} (gone)", k.trim_start_matches("file:"))),
+    );
+    if changed.is_empty() {
+        "its inputs changed".to_string()
+    } else {
+        format!("changed: {}", changed.join(", "))
+    }
+}
+
+fn stale_files(
+    layout: &DistLayout,
+    manifest: &DistManifest,
+    emitted: &BTreeMap<String, (Arc<[u8]>, u32)>,
+    previous: Option<&DistManifest>,
+) -> Vec<String> {
+    let tree = layout.tree(&manifest.tool, &manifest.profile);
+    let mut stale = Vec::new();
+    for (path, entry) in &manifest.files {
+        let on_disk = std::fs::read(tree.join(path))
+            .ok()
+            .map(|bytes| content_hash(&bytes));
+        if on_disk.as_deref() != Some(entry.hash.as_str()) {
+            stale.push(path.clone());
+        } else if emitted.contains_key(path)
+            && previous.and_then(|p| p.files.get(path)) != Some(entry)
+        {
+            stale.push(format!("{path} (manifest)"));
+        }
+    }
+    if let Some(previous) = previous {
+        stale.extend(
+            previous
+                .files
+                .keys()
+                .filter(|p| !manifest.files.contains_key(*p))
+                .map(|p| format!("{p} (no longer built)")),
+        );
+    }
+    let manifest_bytes = kiln_store::dist::manifest_bytes(manifest);
+    if std::fs::read(layout.manifest(&manifest.tool, &manifest.profile))
+        .ok()
+        .as_deref()
+        != Some(manifest_bytes.as_slice())
+        && stale.is_empty()
+    {
+        stale.push(format!("{}.manifest.json", manifest.profile));
+    }
+    stale
+}

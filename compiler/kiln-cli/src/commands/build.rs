@@ -1,0 +1,226 @@
+//! `kiln build`: compile profiles into `dist/<tool>/<profile>/` for each tool.
+
+use std::process::ExitCode;
+
+use kiln_build::{BuildOptions, BuildOutcome, build_tool};
+use kiln_core::Diagnostic;
+use kiln_core::diagnostic::did_you_mean;
+use kiln_core::profile::{Profile, resolve_profile};
+use kiln_core::selection::{Selection, select};
+use kiln_emit::{EmitRequest, ToolRegistry};
+use kiln_model::{BuildScope, ToolScope};
+use kiln_store::dist::DistLayout;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::args::{GlobalArgs, OutputFormat};
+use crate::report::Reporter;
+use crate::settings::Context;
+
+pub struct BuildArgs {
+    pub profile: Option<String>,
+    pub tool: Option<String>,
+    pub all_tools: bool,
+    pub all: bool,
+    pub check: bool,
+    pub strict: bool,
+    pub explain: bool,
+    pub format: OutputFormat,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    ok: bool,
+    check: bool,
+    builds: Vec<&'a BuildOutcome>,
+}
+
+struct Job<'a> {
+    profile: &'a Profile,
+    selection: &'a Selection,
+    tool: String,
+    scopes: Vec<BuildScope>,
+}
+
+pub fn run(
+    global: &GlobalArgs,
+    args: &BuildArgs,
+    reporter: &Reporter,
+) -> Result<ExitCode, Diagnostic> {
+    let context = Context::load(global, args.profile.as_deref())?;
+    let library = &context.library;
+    let mut diagnostics = context.diagnostics.clone();
+    diagnostics.extend(kiln_core::validate::validate(
+        library,
+        &context.machine_variables(),
+    ));
+    let (registry, tool_problems) = ToolRegistry::for_library(library);
+    diagnostics.extend(tool_problems);
+    if diagnostics.has_errors() {
+        reporter.diagnostics(&library.sources, &diagnostics.into_sorted());
+        return Ok(ExitCode::from(1));
+    }
+
+    let profile_names: Vec<String> = if args.all {
+        library.profiles.keys().cloned().collect()
+    } else {
+        vec![context.profile()?.name]
+    };
+    let mut resolved = Vec::new();
+    for name in &profile_names {
+        let profile =
+            resolve_profile(library, name, &context.machine_variables()).map_err(first_error)?;
+        let (selection, problems) = select(library, &profile);
+        let selection = selection.ok_or_else(|| first_error(problems))?;
+        resolved.push((profile, selection));
+    }
+
+    let mut jobs = Vec::new();
+    for (profile, selection) in &resolved {
+        let tools: Vec<String> = match (&args.tool, args.all_tools || args.all) {
+            (Some(tool), _) => vec![tool.clone()],
+            (None, true) => profile.tools.keys().cloned().collect(),
+            (None, false) => {
+                return Err(Diagnostic::error(
+                    "kiln::build::no_tool",
+                    "name a tool, or pass --all-tools",
+                )
+                .help(format!(
+                    "profile `{}` lists: {}",
+                    profile.name,
+                    if profile.tools.is_empty() {
+                        "no tools".to_string()
+                    } else {
+                        profile.tools.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                )));
+            }
+        };
+        if tools.is_empty() && !args.all {
+            return Err(Diagnostic::error(
+                "kiln::build::no_tools",
+                format!("profile `{}` lists no tools", profile.name),
+            )
+            .help("add `\"tools\": { \"claude-code\": {} }` to the profile, or name a tool"));
+        }
+        for tool in tools {
+            if registry.get(&tool).is_none() {
+                return Err(Diagnostic::error(
+                    "kiln::build::unknown_tool",
+                    format!("unknown tool `{tool}`"),
+                )
+                .maybe_help(did_you_mean(&tool, registry.names())));
+            }
+            let scopes = match profile.tools.get(&tool).and_then(|t| t.scope) {
+                Some(ToolScope::Global) => vec![BuildScope::Global],
+                Some(ToolScope::Project) => vec![BuildScope::Project],
+                Some(ToolScope::Both) | None => BuildScope::ALL.to_vec(),
+            };
+            jobs.push(Job {
+                profile,
+                selection,
+                tool,
+                scopes,
+            });
+        }
+    }
+
+    let layout = DistLayout {
+        root: context.location.root.join(library.paths().dist),
+    };
+    let options = BuildOptions {
+        check: args.check,
+        strict: args.strict,
+    };
+    let outcomes: Vec<Result<BuildOutcome, kiln_core::Diagnostics>> = jobs
+        .par_iter()
+        .map(|job| {
+            let tool = registry.get(&job.tool).expect("checked above");
+            let request = EmitRequest {
+                library,
+                profile: job.profile,
+                selection: job.selection,
+                tool,
+                scopes: job.scopes.clone(),
+            };
+            build_tool(&request, &layout, options)
+        })
+        .collect();
+
+    let mut problems = kiln_core::Diagnostics::new();
+    problems.extend(diagnostics);
+    let mut built = Vec::new();
+    let mut failed = false;
+    for outcome in &outcomes {
+        match outcome {
+            Ok(outcome) => {
+                problems.extend(outcome.diagnostics.iter().cloned());
+                built.push(outcome);
+            }
+            Err(errors) => {
+                failed = true;
+                problems.extend(errors.iter().cloned());
+            }
+        }
+    }
+    reporter.diagnostics(&library.sources, &problems.into_sorted());
+    let stale = built.iter().any(|b| !b.stale.is_empty());
+    match args.format {
+        OutputFormat::Json => reporter.json(&Summary {
+            ok: !failed && !stale,
+            check: args.check,
+            builds: built.clone(),
+        }),
+        OutputFormat::Human => {
+            let mut out = String::new();
+            for outcome in &built {
+                let files = outcome.manifest.files.len();
+                let target = format!("{}/{}", outcome.tool, outcome.profile);
+                if args.check {
+                    if outcome.stale.is_empty() {
+                        out.push_str(&format!("up to date {target}: {files} files\n"));
+                    } else {
+                        out.push_str(&format!(
+                            "{} {target}: {} of {files} files out of date\n",
+                            reporter.bold("stale"),
+                            outcome.stale.len()
+                        ));
+                        for path in &outcome.stale {
+                            out.push_str(&format!("  {path}\n"));
+                        }
+                    }
+                } else {
+                    out.push_str(&format!(
+                        "{} {target}: {files} files ({} written, {} unchanged, {} removed); {} units rebuilt, {} fresh\n",
+                        reporter.bold("built"),
+                        outcome.written.len(),
+                        outcome.unchanged,
+                        outcome.removed.len(),
+                        outcome.rebuilt.len(),
+                        outcome.fresh,
+                    ));
+                }
+                if args.explain {
+                    for rebuilt in &outcome.rebuilt {
+                        out.push_str(&format!("  rebuilt {}: {}\n", rebuilt.unit, rebuilt.reason));
+                    }
+                }
+            }
+            if !args.check && !built.is_empty() {
+                out.push_str(&format!("output in {}\n", layout.root.display()));
+            }
+            reporter.stderr(&out);
+        }
+    }
+    Ok(ExitCode::from(u8::from(failed || stale)))
+}
+
+fn first_error(diagnostics: kiln_core::Diagnostics) -> Diagnostic {
+    diagnostics
+        .into_sorted()
+        .into_iter()
+        .find(Diagnostic::is_error)
+        .unwrap_or_else(|| {
+            Diagnostic::error("kiln::build::resolve", "the profile does not resolve")
+        })
+}

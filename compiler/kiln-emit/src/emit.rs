@@ -1,0 +1,741 @@
+//! Planning and emitting: which output each selected component goes to (a [`Unit`] of work),
+//! and the artifacts each unit produces. Pure: the library is the only reader, nothing is
+//! written here.
+//!
+//! A unit is one output of one component (file-per-component, copy-tree) or one output with
+//! all its components (concat, json-merge, toml-merge). Units are what the build memoises.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use kiln_core::artifact::Artifact;
+use kiln_core::library::{Component, ComponentSpec, Library};
+use kiln_core::profile::Profile;
+use kiln_core::selection::{Selected, Selection};
+use kiln_core::{Diagnostic, Diagnostics};
+use kiln_model::{
+    BuildScope, Collect, ComponentId, ComponentKind, ObservationMode, Omission, OutputSpec,
+    RuleOutput, Scope, Strategy,
+};
+use minijinja::Value;
+use minijinja::value::Serde;
+use serde::Serialize;
+
+use crate::render::{RenderVariables, render_body};
+use crate::tools::ToolDefinition;
+use crate::view::{ComponentView, view};
+
+/// What to emit: a profile's selection for one tool, in some scopes.
+pub struct EmitRequest<'a> {
+    /// The library.
+    pub library: &'a Library,
+    /// The resolved profile.
+    pub profile: &'a Profile,
+    /// Its selection.
+    pub selection: &'a Selection,
+    /// The tool.
+    pub tool: &'a ToolDefinition,
+    /// The scopes to build.
+    pub scopes: Vec<BuildScope>,
+}
+
+/// One unit of work: an output and the components it emits.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Unit {
+    /// The scope.
+    pub scope: BuildScope,
+    /// Index of the output in the tool definition.
+    pub output: usize,
+    /// The components, in selection order.
+    pub components: Vec<ComponentId>,
+    /// The strategy (aggregate strategies have one unit per output).
+    pub strategy: Strategy,
+}
+
+impl Unit {
+    /// A stable key: `global/3/rule:git-workflow`, or `global/5/*` for an aggregate unit.
+    pub fn key(&self) -> String {
+        match self.strategy {
+            Strategy::FilePerComponent | Strategy::CopyTree => format!(
+                "{}/{}/{}",
+                self.scope.as_str(),
+                self.output,
+                self.components
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+            Strategy::Concat | Strategy::JsonMerge | Strategy::TomlMerge => {
+                format!("{}/{}/*", self.scope.as_str(), self.output)
+            }
+        }
+    }
+}
+
+/// The units of a request and what could not be expressed.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Units in a deterministic order.
+    pub units: Vec<Unit>,
+    /// Components left out, with the reason.
+    pub omissions: Vec<Omission>,
+    /// Warnings for omissions the user did not ask for, and planning errors.
+    pub diagnostics: Diagnostics,
+}
+
+/// The profile as templates see it.
+#[derive(Serialize)]
+struct ProfileView<'a> {
+    name: &'a str,
+    tools: Vec<&'a str>,
+    variables: BTreeMap<&'a str, &'a serde_json::Value>,
+}
+
+fn base_context(request: &EmitRequest<'_>, scope: BuildScope) -> BTreeMap<&'static str, Value> {
+    let profile = ProfileView {
+        name: &request.profile.name,
+        tools: request.profile.tools.keys().map(String::as_str).collect(),
+        variables: request
+            .profile
+            .variables
+            .iter()
+            .map(|(k, v)| (k.as_str(), &v.value))
+            .collect(),
+    };
+    BTreeMap::from([
+        ("profile", Value::from(Serde(&profile))),
+        ("tool", Value::from(request.tool.spec.name.clone())),
+        ("scope", Value::from(scope.as_str())),
+    ])
+}
+
+fn render_variables(request: &EmitRequest<'_>, scope: BuildScope) -> RenderVariables {
+    RenderVariables {
+        variables: request
+            .profile
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect(),
+        profile: request.profile.name.clone(),
+        tool: request.tool.spec.name.clone(),
+        scope: scope.as_str().to_string(),
+    }
+}
+
+fn in_scope(component: &Component, selected: &Selected, scope: BuildScope) -> bool {
+    let wanted = match scope {
+        BuildScope::Global => Scope::Global,
+        BuildScope::Project => Scope::Project,
+    };
+    let declared = component.meta.scope.unwrap_or(Scope::Any);
+    let selected_for = selected.scopes.is_empty()
+        || selected.scopes.contains(&Scope::Any)
+        || selected.scopes.contains(&wanted);
+    (declared == Scope::Any || declared == wanted) && selected_for
+}
+
+fn allowed_for_tool(component: &Component, tool: &str) -> bool {
+    match &component.meta.tools {
+        None => true,
+        Some(filter) => {
+            (filter.allow.is_empty() || filter.allow.iter().any(|t| t == tool))
+                && !filter.deny.iter().any(|t| t == tool)
+        }
+    }
+}
+
+fn rule_output(component: &Component, tool: &str) -> Option<RuleOutput> {
+    match &component.spec {
+        ComponentSpec::RuleJson(rule) => rule.output.get(tool).copied(),
+        ComponentSpec::RuleMarkdown(rule) => rule.output.get(tool).copied(),
+        _ => None,
+    }
+}
+
+/// Decides which output each selected component goes to.
+pub fn plan(request: &EmitRequest<'_>) -> Plan {
+    let mut plan = Plan::default();
+    let tool = &request.tool.spec;
+    let mut aggregates: BTreeMap<(BuildScope, usize), Vec<ComponentId>> = BTreeMap::new();
+    let mut singles: Vec<Unit> = Vec::new();
+    for scope in &request.scopes {
+        let scope = *scope;
+        let context = base_context(request, scope);
+        for selected in &request.selection.components {
+            let component = &request.library.components[&selected.id];
+            if component.id.kind == ComponentKind::Context
+                || !in_scope(component, selected, scope)
+                || !allowed_for_tool(component, &tool.name)
+            {
+                continue;
+            }
+            if rule_output(component, &tool.name) == Some(RuleOutput::None) {
+                plan.omissions.push(Omission {
+                    component: component.id.to_string(),
+                    scope,
+                    reason: format!("its `output` for {} is `none`", tool.name),
+                });
+                continue;
+            }
+            let candidates: Vec<(usize, &OutputSpec)> = tool
+                .outputs
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.kind == component.id.kind && o.scope == scope)
+                .collect();
+            if candidates.is_empty() {
+                let reason = tool
+                    .unsupported
+                    .get(&component.id.kind)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{} has no {} in {} scope",
+                            tool.name,
+                            component.id.kind.folder(),
+                            scope.as_str()
+                        )
+                    });
+                omit(&mut plan, component, scope, reason, &tool.name);
+                continue;
+            }
+            let component_view = view(component, tool, String::new());
+            let mut chosen = None;
+            for (index, _) in &candidates {
+                match when_matches(request.tool, *index, &context, &component_view) {
+                    Ok(true) => {
+                        chosen = Some(*index);
+                        break;
+                    }
+                    Ok(false) => {}
+                    Err(diagnostic) => {
+                        plan.diagnostics.push(diagnostic);
+                        break;
+                    }
+                }
+            }
+            let Some(index) = chosen else {
+                let reason = candidates
+                    .iter()
+                    .rev()
+                    .find_map(|(_, o)| o.unsupported.clone())
+                    .unwrap_or_else(|| {
+                        format!(
+                            "no {} output of {} accepts it",
+                            component.id.kind, tool.name
+                        )
+                    });
+                omit(&mut plan, component, scope, reason, &tool.name);
+                continue;
+            };
+            let strategy = tool.outputs[index].strategy;
+            match strategy {
+                Strategy::FilePerComponent | Strategy::CopyTree => singles.push(Unit {
+                    scope,
+                    output: index,
+                    components: vec![component.id.clone()],
+                    strategy,
+                }),
+                Strategy::Concat | Strategy::JsonMerge | Strategy::TomlMerge => {
+                    aggregates
+                        .entry((scope, index))
+                        .or_default()
+                        .push(component.id.clone());
+                }
+            }
+        }
+    }
+    plan.units = singles;
+    for ((scope, output), components) in aggregates {
+        let strategy = request.tool.spec.outputs[output].strategy;
+        plan.units.push(Unit {
+            scope,
+            output,
+            components,
+            strategy,
+        });
+    }
+    plan.units.sort();
+    plan
+}
+
+fn omit(plan: &mut Plan, component: &Component, scope: BuildScope, reason: String, tool: &str) {
+    plan.diagnostics.push(
+        Diagnostic::warning(
+            "kiln::emit::not_expressible",
+            format!(
+                "`{}` is not emitted for {tool} ({} scope): {reason}",
+                component.id,
+                scope.as_str()
+            ),
+        )
+        .in_file(component.source.clone()),
+    );
+    plan.omissions.push(Omission {
+        component: component.id.to_string(),
+        scope,
+        reason,
+    });
+}
+
+fn when_matches(
+    tool: &ToolDefinition,
+    output: usize,
+    context: &BTreeMap<&'static str, Value>,
+    component: &ComponentView,
+) -> Result<bool, Diagnostic> {
+    if tool.spec.outputs[output].when.is_none() {
+        return Ok(true);
+    }
+    let mut context = context.clone();
+    context.insert("component", Value::from(Serde(component)));
+    render_named(
+        tool,
+        &format!("when:{output}"),
+        &context,
+        &component.reference,
+    )
+    .map(|text| text == "1")
+}
+
+fn render_named(
+    tool: &ToolDefinition,
+    name: &str,
+    context: &BTreeMap<&'static str, Value>,
+    subject: &str,
+) -> Result<String, Diagnostic> {
+    let template = tool
+        .environment
+        .get_template(name)
+        .map_err(|error| template_error(tool, name, subject, &error))?;
+    template
+        .render(context)
+        .map_err(|error| template_error(tool, name, subject, &error))
+}
+
+fn template_error(
+    tool: &ToolDefinition,
+    name: &str,
+    subject: &str,
+    error: &minijinja::Error,
+) -> Diagnostic {
+    let detail = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_string);
+    Diagnostic::error(
+        "kiln::emit::template",
+        format!(
+            "tool `{}`: `{name}` failed for `{subject}`: {detail}",
+            tool.spec.name
+        ),
+    )
+    .in_file(format!("tools/{}/tool.json", tool.spec.name))
+}
+
+/// The library files a unit's output depends on: each component's files (for skills, every
+/// asset) and, transitively, the context fragments its templates include. Sorted.
+pub fn unit_inputs(library: &Library, unit: &Unit) -> Vec<String> {
+    let mut files = BTreeSet::new();
+    let mut queue: Vec<ComponentId> = unit.components.clone();
+    let mut seen = BTreeSet::new();
+    while let Some(id) = queue.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Some(component) = library.components.get(&id) else {
+            continue;
+        };
+        files.insert(component.source.clone());
+        files.insert(component.meta_source.clone());
+        if unit.strategy == Strategy::CopyTree {
+            files.extend(component.assets.iter().cloned());
+        }
+        for dependency in library.dependencies(&id) {
+            if dependency.kind == kiln_core::graph::EdgeKind::Include {
+                queue.push(dependency.target);
+            }
+        }
+    }
+    files.into_iter().collect()
+}
+
+/// Emits one unit.
+pub fn emit_unit(request: &EmitRequest<'_>, unit: &Unit) -> Result<Vec<Artifact>, Diagnostics> {
+    let output = &request.tool.spec.outputs[unit.output];
+    let context = base_context(request, unit.scope);
+    let vars = render_variables(request, unit.scope);
+    let mut views = Vec::with_capacity(unit.components.len());
+    let mut errors = Diagnostics::new();
+    for id in &unit.components {
+        let component = &request.library.components[id];
+        match render_body(request.library, component, &vars) {
+            Ok(body) => views.push(view(component, &request.tool.spec, body)),
+            Err(diagnostic) => errors.push(diagnostic),
+        }
+    }
+    if errors.has_errors() {
+        return Err(errors);
+    }
+    let sources = unit_inputs(request.library, unit);
+    let artifact = |path: String, bytes: Vec<u8>, mode: u32, verbatim: bool| Artifact {
+        scope: unit.scope,
+        path,
+        bytes: Arc::from(bytes),
+        mode,
+        strategy: output.strategy,
+        components: unit.components.clone(),
+        sources: sources.clone(),
+        verbatim,
+        merge: None,
+        owned_keys: Vec::new(),
+    };
+    let one = |diagnostic: Diagnostic| Diagnostics::from_iter([diagnostic]);
+    match output.strategy {
+        Strategy::FilePerComponent => {
+            let view = &views[0];
+            let mut context = context.clone();
+            context.insert("component", Value::from(Serde(view)));
+            let path =
+                output_path(request.tool, unit.output, &context, &view.reference).map_err(one)?;
+            let name = output.template.as_deref().unwrap_or_default();
+            let text = normalize(
+                &render_named(request.tool, name, &context, &view.reference).map_err(one)?,
+            );
+            let component = &request.library.components[&unit.components[0]];
+            let verbatim = request
+                .library
+                .source(&component.source)
+                .is_some_and(|s| *s.text == *text);
+            Ok(vec![artifact(path, text.into_bytes(), 0o644, verbatim)])
+        }
+        Strategy::Concat => {
+            let mut context = context.clone();
+            context.insert("components", Value::from(Serde(&views)));
+            let subject = format!("{} output {}", request.tool.spec.name, unit.output);
+            let path = output_path(request.tool, unit.output, &context, &subject).map_err(one)?;
+            let name = output.template.as_deref().unwrap_or_default();
+            let text =
+                normalize(&render_named(request.tool, name, &context, &subject).map_err(one)?);
+            Ok(vec![artifact(path, text.into_bytes(), 0o644, false)])
+        }
+        Strategy::CopyTree => copy_tree(request, unit, output, &views[0], &context, &artifact),
+        Strategy::JsonMerge | Strategy::TomlMerge => {
+            merge(request, unit, output, &views, &context, &artifact)
+        }
+    }
+}
+
+/// LF line endings and exactly one trailing newline.
+fn normalize(text: &str) -> String {
+    let text = text.replace("\r\n", "\n");
+    format!("{}\n", text.trim_end_matches('\n'))
+}
+
+fn output_path(
+    tool: &ToolDefinition,
+    output: usize,
+    context: &BTreeMap<&'static str, Value>,
+    subject: &str,
+) -> Result<String, Diagnostic> {
+    let path = render_named(tool, &format!("path:{output}"), context, subject)?;
+    check_relative(&path).map_err(|problem| {
+        Diagnostic::error(
+            "kiln::emit::bad_path",
+            format!(
+                "tool `{}` output {output} gives path `{path}` for `{subject}`: {problem}",
+                tool.spec.name
+            ),
+        )
+        .in_file(format!("tools/{}/tool.json", tool.spec.name))
+    })?;
+    Ok(path)
+}
+
+/// An output path must stay inside its scope root.
+pub fn check_relative(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("it is empty");
+    }
+    if path.starts_with('/')
+        || path.contains('\\')
+        || path.contains(':') && path.chars().nth(1) == Some(':')
+    {
+        return Err("it is absolute");
+    }
+    if path.contains('\0') {
+        return Err("it contains a NUL byte");
+    }
+    for segment in path.split('/') {
+        match segment {
+            "" => return Err("it has an empty segment"),
+            "." | ".." => return Err("it has a `.` or `..` segment"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn observation_footer(request: &EmitRequest<'_>, skill: &str) -> Option<String> {
+    let observation = request.profile.observation.as_ref()?;
+    let threshold = observation.threshold.unwrap_or(0.3);
+    let minimum = observation.min_invocations.unwrap_or(5);
+    let percent = (threshold * 100.0).round();
+    let review = format!(
+        "kiln flags a skill for review when more than {percent}% of its signals are negative after at least {minimum} invocations."
+    );
+    match observation.mode {
+        ObservationMode::Off => None,
+        ObservationMode::Remind => Some(format!(
+            "\n---\n\n<!-- kiln:observation mode=remind -->\nAfter using this skill, record how it went: run `kiln observe {skill} --signal positive` or `kiln observe {skill} --signal negative --note \"<what went wrong>\"`. {review}\n"
+        )),
+        ObservationMode::Auto => Some(format!(
+            "\n---\n\n<!-- kiln:observation mode=auto -->\nBefore relying on this skill, run `kiln log {skill} --summary` to read what earlier sessions noted. After using it, record how it went: run `kiln observe {skill} --signal positive` or `kiln observe {skill} --signal negative --note \"<what went wrong>\"`. {review}\n"
+        )),
+    }
+}
+
+fn copy_tree(
+    request: &EmitRequest<'_>,
+    unit: &Unit,
+    output: &OutputSpec,
+    view: &ComponentView,
+    context: &BTreeMap<&'static str, Value>,
+    artifact: &dyn Fn(String, Vec<u8>, u32, bool) -> Artifact,
+) -> Result<Vec<Artifact>, Diagnostics> {
+    let component = &request.library.components[&unit.components[0]];
+    let mut context = context.clone();
+    context.insert("component", Value::from(Serde(view)));
+    let one = |diagnostic: Diagnostic| Diagnostics::from_iter([diagnostic]);
+    let folder = output_path(request.tool, unit.output, &context, &view.reference).map_err(one)?;
+    let source = request.library.source(&component.source).ok_or_else(|| {
+        one(Diagnostic::error(
+            "kiln::emit::missing_source",
+            format!("`{}` has no source text", component.source),
+        ))
+    })?;
+    let mut skill_md = match &output.template {
+        Some(name) => {
+            normalize(&render_named(request.tool, name, &context, &view.reference).map_err(one)?)
+        }
+        None if component.template.is_some() => {
+            let (_, body_offset) = component
+                .body
+                .as_ref()
+                .map_or((None, 0), |(b, o)| (Some(b), *o));
+            format!("{}{}", &source.text[..body_offset], view.body)
+        }
+        None => source.text.to_string(),
+    };
+    if let Some(footer) = observation_footer(request, &view.name) {
+        skill_md = format!("{}\n{footer}", skill_md.trim_end_matches('\n'));
+    }
+    let verbatim = *skill_md == *source.text;
+    let mut artifacts = vec![Artifact {
+        sources: vec![component.source.clone()],
+        ..artifact(
+            format!("{folder}/SKILL.md"),
+            skill_md.into_bytes(),
+            0o644,
+            verbatim,
+        )
+    }];
+    let root = component
+        .source
+        .strip_suffix("SKILL.md")
+        .unwrap_or(&component.source);
+    let mut errors = Diagnostics::new();
+    for asset in &component.assets {
+        let relative = asset.strip_prefix(root).unwrap_or(asset);
+        match request.library.read_asset(asset) {
+            Ok((bytes, mode)) => artifacts.push(Artifact {
+                sources: vec![asset.clone()],
+                ..artifact(format!("{folder}/{relative}"), bytes, mode, true)
+            }),
+            Err(error) => errors.push(
+                Diagnostic::error(
+                    "kiln::emit::read_asset",
+                    format!("failed to read `{asset}`: {error}"),
+                )
+                .in_file(asset.clone()),
+            ),
+        }
+    }
+    if errors.has_errors() {
+        Err(errors)
+    } else {
+        Ok(artifacts)
+    }
+}
+
+fn merge(
+    request: &EmitRequest<'_>,
+    unit: &Unit,
+    output: &OutputSpec,
+    views: &[ComponentView],
+    context: &BTreeMap<&'static str, Value>,
+    artifact: &dyn Fn(String, Vec<u8>, u32, bool) -> Artifact,
+) -> Result<Vec<Artifact>, Diagnostics> {
+    let tool = request.tool;
+    let mut errors = Diagnostics::new();
+    let mut document = serde_json::Value::Object(serde_json::Map::new());
+    let mut owned = BTreeSet::new();
+    let mut names_seen: BTreeMap<String, String> = BTreeMap::new();
+    let template = output.template.as_deref().unwrap_or_default();
+    for view in views {
+        let mut context = context.clone();
+        context.insert("component", Value::from(Serde(view)));
+        let entry = render_named(tool, template, &context, &view.reference).and_then(|text| {
+            serde_json::from_str::<serde_json::Value>(&text).map_err(|error| {
+                Diagnostic::error(
+                    "kiln::emit::bad_entry",
+                    format!(
+                        "tool `{}` template `{template}` gave invalid JSON for `{}`: {error}",
+                        tool.spec.name, view.reference
+                    ),
+                )
+                .in_file(format!("tools/{}/templates/{template}", tool.spec.name))
+            })
+        });
+        let key = match &output.key {
+            Some(_) => render_named(
+                tool,
+                &format!("key:{}", unit.output),
+                &context,
+                &view.reference,
+            ),
+            None => Ok(String::new()),
+        };
+        let name = match &output.name {
+            Some(_) => render_named(
+                tool,
+                &format!("name:{}", unit.output),
+                &context,
+                &view.reference,
+            ),
+            None => Ok(view.name.clone()),
+        };
+        let (entry, key, name) = match (entry, key, name) {
+            (Ok(entry), Ok(key), Ok(name)) => (strip_nulls(entry), key, name),
+            (entry, key, name) => {
+                errors.extend([entry.err(), key.err(), name.err()].into_iter().flatten());
+                continue;
+            }
+        };
+        let segments: Vec<&str> = key.split('.').filter(|s| !s.is_empty()).collect();
+        let mut pointer: String = segments
+            .iter()
+            .map(|s| format!("/{}", escape_pointer(s)))
+            .collect();
+        let table = table_at(&mut document, &segments);
+        match output.collect {
+            Collect::Map => {
+                pointer.push_str(&format!("/{}", escape_pointer(&name)));
+                if let Some(previous) = names_seen.insert(pointer.clone(), view.reference.clone()) {
+                    errors.push(
+                        Diagnostic::error(
+                            "kiln::emit::duplicate_entry",
+                            format!(
+                                "`{previous}` and `{}` both become `{name}` in {}",
+                                view.reference, output.path
+                            ),
+                        )
+                        .help("give one of them a different `name`"),
+                    );
+                    continue;
+                }
+                if let serde_json::Value::Object(map) = table {
+                    map.insert(name, entry);
+                }
+            }
+            Collect::List => {
+                if !table.is_array() {
+                    *table = serde_json::Value::Array(Vec::new());
+                }
+                if let serde_json::Value::Array(items) = table {
+                    items.push(entry);
+                }
+            }
+        }
+        owned.insert(pointer);
+    }
+    if errors.has_errors() {
+        return Err(errors);
+    }
+    let one = |diagnostic: Diagnostic| Diagnostics::from_iter([diagnostic]);
+    let subject = format!("{} output {}", tool.spec.name, unit.output);
+    let path = output_path(tool, unit.output, context, &subject).map_err(one)?;
+    let (text, format) = match output.strategy {
+        Strategy::TomlMerge => (
+            toml::to_string_pretty(&document).map_err(|error| {
+                one(Diagnostic::error(
+                    "kiln::emit::toml",
+                    format!("cannot write `{path}` as TOML: {error}"),
+                ))
+            })?,
+            "toml",
+        ),
+        _ => (
+            serde_json::to_string_pretty(&document).unwrap_or_default() + "\n",
+            if output.jsonc { "jsonc" } else { "json" },
+        ),
+    };
+    Ok(vec![Artifact {
+        merge: Some(format.to_string()),
+        owned_keys: owned.into_iter().collect(),
+        ..artifact(path, text.into_bytes(), 0o644, false)
+    }])
+}
+
+fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// The object at `segments` below `document`, created as needed.
+fn table_at<'a>(
+    document: &'a mut serde_json::Value,
+    segments: &[&str],
+) -> &'a mut serde_json::Value {
+    let mut current = document;
+    for segment in segments {
+        if !current.is_object() {
+            *current = serde_json::Value::Object(serde_json::Map::new());
+        }
+        let serde_json::Value::Object(map) = current else {
+            unreachable!("made an object above")
+        };
+        current = map
+            .entry((*segment).to_string())
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    }
+    current
+}
+
+/// Removes `null` members (templates write optional fields as `{{ x | tojson }}`).
+fn strip_nulls(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(strip_nulls).collect())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_paths_stay_inside_the_root() {
+        assert!(check_relative(".claude/skills/x/SKILL.md").is_ok());
+        for bad in ["", "/etc/passwd", "a/../b", "a//b", "./a", "C:/x", "a\\b"] {
+            assert!(check_relative(bad).is_err(), "{bad}");
+        }
+    }
+}

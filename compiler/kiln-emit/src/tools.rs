@@ -1,0 +1,269 @@
+//! The tool registry: the built-in definitions embedded from `tools/`, overridden or extended
+//! by a library's own `tools/<tool>/`. Each definition's templates are compiled once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kiln_core::document;
+use kiln_core::library::Library;
+use kiln_core::source::{Format, SourceFile};
+use kiln_core::{Diagnostic, Diagnostics};
+use kiln_model::ToolSpec;
+use kiln_model::schema::DocumentKind;
+use minijinja::Environment;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/builtin_tools.rs"));
+}
+
+/// The version of the emit engine; part of every fingerprint.
+pub const EMIT_VERSION: u32 = 1;
+
+/// Where a definition comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolOrigin {
+    /// Embedded in kiln.
+    Builtin,
+    /// The library's `tools/<tool>/tool.json`.
+    Library(String),
+}
+
+/// A tool definition ready to emit with.
+pub struct ToolDefinition {
+    /// The definition.
+    pub spec: ToolSpec,
+    /// Where it comes from.
+    pub origin: ToolOrigin,
+    /// blake3 over the definition and its templates, for fingerprints.
+    pub digest: String,
+    /// The compiled templates (named as under `templates/`, plus `path:N`, `key:N`,
+    /// `name:N` and `when:N` for output N's expressions).
+    pub environment: Environment<'static>,
+}
+
+impl std::fmt::Debug for ToolDefinition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolDefinition")
+            .field("name", &self.spec.name)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// Every tool available to a library.
+#[derive(Debug, Default)]
+pub struct ToolRegistry {
+    tools: BTreeMap<String, Arc<ToolDefinition>>,
+}
+
+impl ToolRegistry {
+    /// The built-in tools, overridden and extended by `library`'s own. Problems in a
+    /// definition (schema, template syntax, missing template) are diagnostics.
+    pub fn for_library(library: &Library) -> (ToolRegistry, Diagnostics) {
+        let mut diagnostics = Diagnostics::new();
+        let mut registry = ToolRegistry::builtin(&mut diagnostics);
+        for (name, entry) in &library.tools {
+            let templates: BTreeMap<String, String> = entry
+                .templates
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+            if let Some(definition) = compile(
+                entry.spec.clone(),
+                templates,
+                ToolOrigin::Library(entry.source.clone()),
+                &mut diagnostics,
+            ) {
+                registry.tools.insert(name.clone(), Arc::new(definition));
+            }
+        }
+        (registry, diagnostics)
+    }
+
+    /// The built-in tools only.
+    pub fn builtin(diagnostics: &mut Diagnostics) -> ToolRegistry {
+        let mut specs: BTreeMap<String, (Option<SourceFile>, BTreeMap<String, String>)> =
+            BTreeMap::new();
+        for (path, text) in embedded::BUILTIN_FILES {
+            let Some((tool, rest)) = path.split_once('/') else {
+                continue;
+            };
+            let entry = specs.entry(tool.to_string()).or_default();
+            if rest == "tool.json" {
+                entry.0 = Some(SourceFile::new(format!("tools/{path}"), *text));
+            } else if let Some(template) = rest.strip_prefix("templates/") {
+                entry.1.insert(template.to_string(), (*text).to_string());
+            }
+        }
+        let mut tools = BTreeMap::new();
+        for (name, (source, templates)) in specs {
+            let Some(source) = source else { continue };
+            let spec = match document::parse(&source, Format::Json) {
+                Ok(value) => document::check::<ToolSpec>(
+                    &source,
+                    Format::Json,
+                    DocumentKind::Tool,
+                    value,
+                    diagnostics,
+                ),
+                Err(diagnostic) => {
+                    diagnostics.push(diagnostic);
+                    None
+                }
+            };
+            if let Some(definition) =
+                spec.and_then(|spec| compile(spec, templates, ToolOrigin::Builtin, diagnostics))
+            {
+                tools.insert(name, Arc::new(definition));
+            }
+        }
+        ToolRegistry { tools }
+    }
+
+    /// A tool by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<ToolDefinition>> {
+        self.tools.get(name)
+    }
+
+    /// Every tool name.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tools.keys().map(String::as_str)
+    }
+}
+
+fn compile(
+    spec: ToolSpec,
+    templates: BTreeMap<String, String>,
+    origin: ToolOrigin,
+    diagnostics: &mut Diagnostics,
+) -> Option<ToolDefinition> {
+    let file = match &origin {
+        ToolOrigin::Builtin => format!("tools/{}/tool.json", spec.name),
+        ToolOrigin::Library(path) => path.clone(),
+    };
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(serde_json::to_string(&spec).unwrap_or_default().as_bytes());
+    let mut environment = Environment::new();
+    environment.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("default delimiters are valid"),
+    );
+    environment.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    environment.add_filter("toml", toml_filter);
+    let before = diagnostics.error_count();
+    for (name, text) in &templates {
+        hasher.update(name.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(text.as_bytes());
+        hasher.update(&[0]);
+        if let Err(error) = environment.add_template_owned(name.clone(), text.clone()) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "kiln::tool::template_syntax",
+                    format!(
+                        "template `{name}` of tool `{}`: {}",
+                        spec.name,
+                        error.detail().unwrap_or("syntax error")
+                    ),
+                )
+                .in_file(file.replacen(
+                    "tool.json",
+                    &format!("templates/{name}"),
+                    1,
+                )),
+            );
+        }
+    }
+    for (index, output) in spec.outputs.iter().enumerate() {
+        if let Some(template) = &output.template
+            && !templates.contains_key(template)
+        {
+            diagnostics.push(
+                Diagnostic::error(
+                    "kiln::tool::missing_template",
+                    format!("output {index} of tool `{}` names template `{template}`, which does not exist", spec.name),
+                )
+                .in_file(file.clone())
+                .help(format!("add `templates/{template}` next to tool.json")),
+            );
+        }
+        let expressions = [
+            ("path", Some(&output.path)),
+            ("key", output.key.as_ref()),
+            ("name", output.name.as_ref()),
+            ("when", output.when.as_ref().map(|w| w as &String)),
+        ];
+        for (label, text) in expressions {
+            let Some(text) = text else { continue };
+            let source = if label == "when" {
+                format!("{{% if {text} %}}1{{% endif %}}")
+            } else {
+                text.clone()
+            };
+            if let Err(error) = environment.add_template_owned(format!("{label}:{index}"), source) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "kiln::tool::template_syntax",
+                        format!(
+                            "`{label}` of output {index} of tool `{}`: {}",
+                            spec.name,
+                            error.detail().unwrap_or("syntax error")
+                        ),
+                    )
+                    .in_file(file.clone()),
+                );
+            }
+        }
+    }
+    if diagnostics.error_count() > before {
+        return None;
+    }
+    let digest = hasher.finalize().to_hex().to_string();
+    Some(ToolDefinition {
+        spec,
+        origin,
+        digest,
+        environment,
+    })
+}
+
+/// `{{ value | toml }}`: a value as a TOML inline value (strings quoted and escaped;
+/// multi-line strings as `"""` blocks).
+fn toml_filter(value: minijinja::Value) -> Result<String, minijinja::Error> {
+    let json: serde_json::Value = serde_json::to_value(&value).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+    })?;
+    if let serde_json::Value::String(text) = &json
+        && text.contains('\n')
+    {
+        // A multi-line basic string: escape backslashes and `"""` runs.
+        let escaped = text.replace('\\', "\\\\").replace("\"\"\"", "\"\"\\\"");
+        return Ok(format!("\"\"\"\n{escaped}\"\"\""));
+    }
+    let value: toml::Value = serde_json::from_value(json).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+    })?;
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_tools_load_without_problems() {
+        let mut diagnostics = Diagnostics::new();
+        let registry = ToolRegistry::builtin(&mut diagnostics);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        for tool in kiln_model::BUILTIN_TOOLS {
+            assert!(
+                registry.get(tool).is_some(),
+                "built-in tool `{tool}` is missing from tools/"
+            );
+        }
+    }
+}

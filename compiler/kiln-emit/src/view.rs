@@ -1,0 +1,391 @@
+//! What templates see of a component: a flat, serialisable view with the fields every kind
+//! needs, already mapped to the tool where kiln's vocabulary differs (hook event names,
+//! environment-reference syntax, timeouts in seconds and milliseconds).
+
+use std::collections::BTreeMap;
+
+use kiln_core::library::{Component, ComponentSpec};
+use kiln_model::{Activation, McpTransport, StringOrList, ToolSpec};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A component as templates see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ComponentView {
+    /// The id with its folders (`git/commit`).
+    pub id: String,
+    /// `rule`, `skill`, …
+    pub kind: &'static str,
+    /// `kind:id`.
+    pub reference: String,
+    /// The id with folders joined by `-` (`git-commit`), for tools with flat folders.
+    pub joined: String,
+    /// The name the tool shows: the skill folder, the agent's or MCP server's `name`, else
+    /// the joined id.
+    pub name: String,
+    /// One-line description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Priority (default 0).
+    pub priority: i32,
+    /// Version.
+    pub version: Option<String>,
+    /// The Markdown body (templates rendered; structured rules rendered to Markdown).
+    pub body: String,
+    /// Rule fields.
+    pub rule: Option<RuleView>,
+    /// Command fields.
+    pub command: Option<PromptView>,
+    /// Agent fields.
+    pub agent: Option<PromptView>,
+    /// Hook fields.
+    pub hook: Option<HookView>,
+    /// MCP server fields.
+    pub mcp: Option<McpView>,
+}
+
+/// Rule fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleView {
+    /// The title (structured rules; Markdown rules when given).
+    pub title: Option<String>,
+    /// `always`, `glob`, `agent-requested` or `manual`.
+    pub activation: &'static str,
+    /// File globs.
+    pub globs: Vec<String>,
+    /// The globs joined with `, ` (Cursor, Windsurf).
+    pub globs_csv: String,
+}
+
+/// Command and agent fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct PromptView {
+    /// `argument-hint`.
+    pub argument_hint: Option<String>,
+    /// `allowed-tools` as a list.
+    pub allowed_tools: Vec<String>,
+    /// The model.
+    pub model: Option<String>,
+    /// Frontmatter keys kiln does not know, passed through.
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Hook fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct HookView {
+    /// kiln's event name (`pre-tool-use`).
+    pub event: String,
+    /// The tool's name for the event, when it has one.
+    pub tool_event: Option<String>,
+    /// The matcher.
+    pub matcher: Option<String>,
+    /// The shell command.
+    pub command: String,
+    /// Timeout in seconds.
+    pub timeout: Option<u32>,
+    /// Timeout in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+/// MCP server fields, with `${VAR}` rewritten to the tool's syntax where it has one.
+#[derive(Clone, Debug, Serialize)]
+pub struct McpView {
+    /// The server's key.
+    pub name: String,
+    /// `stdio`, `http` or `sse`.
+    pub transport: &'static str,
+    /// Executable.
+    pub command: Option<String>,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// `command` followed by `args` (opencode).
+    pub command_line: Vec<String>,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// URL.
+    pub url: Option<String>,
+    /// Headers.
+    pub headers: BTreeMap<String, String>,
+    /// For tools without interpolation: environment entries with no reference.
+    pub env_literal: BTreeMap<String, String>,
+    /// For tools without interpolation: variables to forward (`KEY = "${KEY}"`).
+    pub env_forward: Vec<String>,
+    /// For tools without interpolation: headers with no reference.
+    pub headers_literal: BTreeMap<String, String>,
+    /// For tools without interpolation: headers whose whole value is `${VAR}`.
+    pub headers_env: BTreeMap<String, String>,
+    /// For tools without interpolation: `Authorization: Bearer ${VAR}` gives `VAR`.
+    pub bearer_env: Option<String>,
+    /// For tools without interpolation: values that mix text and references, which the tool
+    /// cannot express (`env.KEY`, `headers.KEY`, `args[0]`).
+    pub inexpressible: Vec<String>,
+}
+
+/// Builds the view of `component` for `tool`; `body` is its rendered body.
+pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentView {
+    let meta = &component.meta;
+    let mut view = ComponentView {
+        id: component.id.id.clone(),
+        kind: component.id.kind.as_str(),
+        reference: component.id.to_string(),
+        joined: component.id.joined(),
+        name: component.id.joined(),
+        description: meta.description.clone(),
+        tags: meta.tags.clone(),
+        priority: component.priority(),
+        version: meta.version.clone(),
+        body,
+        rule: None,
+        command: None,
+        agent: None,
+        hook: None,
+        mcp: None,
+    };
+    match &component.spec {
+        ComponentSpec::RuleJson(rule) => {
+            view.rule = Some(rule_view(
+                Some(rule.content.title.clone()),
+                rule.activation,
+                &rule.globs,
+            ));
+        }
+        ComponentSpec::RuleMarkdown(rule) => {
+            view.rule = Some(rule_view(rule.title.clone(), rule.activation, &rule.globs));
+        }
+        ComponentSpec::Skill { frontmatter, .. } => view.name.clone_from(&frontmatter.name),
+        ComponentSpec::Command(command) => {
+            view.command = Some(PromptView {
+                argument_hint: command.argument_hint.clone(),
+                allowed_tools: list(command.allowed_tools.as_ref()),
+                model: command.model.clone(),
+                extra: command.extra.clone(),
+            });
+        }
+        ComponentSpec::Agent(agent) => {
+            if let Some(name) = &agent.name {
+                view.name.clone_from(name);
+            }
+            view.agent = Some(PromptView {
+                argument_hint: None,
+                allowed_tools: list(agent.allowed_tools.as_ref()),
+                model: agent.model.clone(),
+                extra: agent.extra.clone(),
+            });
+        }
+        ComponentSpec::Hook(hook) => {
+            let event = serde_json::to_value(hook.event)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            view.hook = Some(HookView {
+                event,
+                tool_event: tool.hook_events.get(&hook.event).cloned(),
+                matcher: hook.matcher.clone(),
+                command: hook.command.clone(),
+                timeout: hook.timeout,
+                timeout_ms: hook.timeout.map(|t| u64::from(t) * 1000),
+            });
+        }
+        ComponentSpec::Mcp(mcp) => {
+            let name = mcp
+                .name
+                .clone()
+                .unwrap_or_else(|| component.id.last_segment().to_string());
+            view.name.clone_from(&name);
+            view.mcp = Some(mcp_view(name, mcp, tool.env_reference.as_deref()));
+        }
+        ComponentSpec::Context(_) => {}
+    }
+    view
+}
+
+fn rule_view(title: Option<String>, activation: Option<Activation>, globs: &[String]) -> RuleView {
+    RuleView {
+        title,
+        activation: match activation.unwrap_or(Activation::Always) {
+            Activation::Always => "always",
+            Activation::Glob => "glob",
+            Activation::AgentRequested => "agent-requested",
+            Activation::Manual => "manual",
+        },
+        globs: globs.to_vec(),
+        globs_csv: globs.join(", "),
+    }
+}
+
+fn list(value: Option<&StringOrList>) -> Vec<String> {
+    match value {
+        None => Vec::new(),
+        Some(StringOrList::List(items)) => items.clone(),
+        Some(StringOrList::String(text)) => split_tools(text),
+    }
+}
+
+/// Splits `Read, Grep Bash(git commit:*)` on commas and spaces outside parentheses.
+fn split_tools(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                current.push(c);
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                current.push(c);
+            }
+            ',' | ' ' if depth == 0 => {
+                if !current.trim().is_empty() {
+                    out.push(current.trim().to_string());
+                }
+                current.clear();
+            }
+            _ => current.push(c),
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+/// `${NAME}` references in a value, with their byte ranges.
+fn references(value: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(start) = value[at..].find("${").map(|i| at + i) {
+        let Some(end) = value[start + 2..].find('}').map(|i| start + 2 + i) else {
+            break;
+        };
+        out.push((start..end + 1, &value[start + 2..end]));
+        at = end + 1;
+    }
+    out
+}
+
+/// Rewrites every `${NAME}` with `format` (`${env:VAR}` → `${env:NAME}`).
+pub fn rewrite_references(value: &str, format: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut last = 0;
+    for (range, name) in references(value) {
+        out.push_str(&value[last..range.start]);
+        out.push_str(&format.replacen("VAR", name, 1));
+        last = range.end;
+    }
+    out.push_str(&value[last..]);
+    out
+}
+
+/// The single variable a value consists of (`${NAME}`), if it is exactly one reference.
+fn whole_reference(value: &str) -> Option<&str> {
+    match references(value).as_slice() {
+        [(range, name)] if *range == (0..value.len()) => Some(name),
+        _ => None,
+    }
+}
+
+fn mcp_view(name: String, mcp: &kiln_model::McpSpec, env_reference: Option<&str>) -> McpView {
+    let rewrite = |value: &String| match env_reference {
+        Some(format) => rewrite_references(value, format),
+        None => value.clone(),
+    };
+    let rewrite_map = |map: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        map.iter().map(|(k, v)| (k.clone(), rewrite(v))).collect()
+    };
+    let args: Vec<String> = mcp.args.iter().map(rewrite).collect();
+    let mut view = McpView {
+        name,
+        transport: match mcp.transport {
+            McpTransport::Stdio => "stdio",
+            McpTransport::Http => "http",
+            McpTransport::Sse => "sse",
+        },
+        command: mcp.command.as_ref().map(rewrite),
+        command_line: mcp
+            .command
+            .iter()
+            .map(rewrite)
+            .chain(args.iter().cloned())
+            .collect(),
+        args,
+        env: rewrite_map(&mcp.env),
+        cwd: mcp.cwd.as_ref().map(rewrite),
+        url: mcp.url.as_ref().map(rewrite),
+        headers: rewrite_map(&mcp.headers),
+        env_literal: BTreeMap::new(),
+        env_forward: Vec::new(),
+        headers_literal: BTreeMap::new(),
+        headers_env: BTreeMap::new(),
+        bearer_env: None,
+        inexpressible: Vec::new(),
+    };
+    for (key, value) in &mcp.env {
+        match whole_reference(value) {
+            Some(variable) if variable == key => view.env_forward.push(key.clone()),
+            _ if references(value).is_empty() => {
+                view.env_literal.insert(key.clone(), value.clone());
+            }
+            _ => view.inexpressible.push(format!("env.{key}")),
+        }
+    }
+    for (key, value) in &mcp.headers {
+        if let Some(variable) = whole_reference(value) {
+            view.headers_env.insert(key.clone(), variable.to_string());
+        } else if let Some(variable) = value
+            .strip_prefix("Bearer ")
+            .and_then(whole_reference)
+            .filter(|_| key.eq_ignore_ascii_case("authorization"))
+        {
+            view.bearer_env = Some(variable.to_string());
+        } else if references(value).is_empty() {
+            view.headers_literal.insert(key.clone(), value.clone());
+        } else {
+            view.inexpressible.push(format!("headers.{key}"));
+        }
+    }
+    for (index, arg) in mcp.args.iter().enumerate() {
+        if !references(arg).is_empty() {
+            view.inexpressible.push(format!("args[{index}]"));
+        }
+    }
+    if mcp
+        .url
+        .as_deref()
+        .is_some_and(|url| !references(url).is_empty())
+    {
+        view.inexpressible.push("url".to_string());
+    }
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_rewritten_per_tool() {
+        assert_eq!(
+            rewrite_references("Bearer ${TOKEN}", "${env:VAR}"),
+            "Bearer ${env:TOKEN}"
+        );
+        assert_eq!(
+            rewrite_references("${A}/${B}", "{env:VAR}"),
+            "{env:A}/{env:B}"
+        );
+        assert_eq!(whole_reference("${A}"), Some("A"));
+        assert_eq!(whole_reference("x${A}"), None);
+    }
+
+    #[test]
+    fn tool_lists_split_outside_parentheses() {
+        assert_eq!(
+            split_tools("Read, Grep Bash(git commit:*)"),
+            ["Read", "Grep", "Bash(git commit:*)"]
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! The one write primitive, and file-system helpers whose errors name the path.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// An I/O error with what was being done to which path.
+#[derive(Debug)]
+pub struct FsError {
+    /// What kiln was doing: `write`, `read`, `remove`, …
+    pub action: &'static str,
+    /// The path.
+    pub path: PathBuf,
+    /// The error.
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for FsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "failed to {} `{}`: {}",
+            self.action,
+            self.path.display(),
+            self.error
+        )
+    }
+}
+
+impl std::error::Error for FsError {}
+
+fn fail<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> FsError + 'a {
+    move |error| FsError {
+        action,
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
+/// Writes `bytes` to `path` atomically and durably: a temp file in the same directory
+/// (created 0600), written, fsynced, given `mode`, renamed over `path`, and the directory
+/// fsynced. Readers see the old file or the new one, never a torn one.
+pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail("create directory", dir))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".kiln-")
+        .suffix(".tmp")
+        .permissions(permissions(0o600))
+        .tempfile_in(dir)
+        .map_err(fail("create a temporary file in", dir))?;
+    temp.write_all(bytes).map_err(fail("write", path))?;
+    temp.as_file().sync_all().map_err(fail("sync", path))?;
+    std::fs::set_permissions(temp.path(), permissions(mode))
+        .map_err(fail("set permissions of", path))?;
+    temp.persist(path).map_err(|e| FsError {
+        action: "replace",
+        path: path.to_path_buf(),
+        error: e.error,
+    })?;
+    sync_dir(dir).map_err(fail("sync directory", dir))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn permissions(mode: u32) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(mode)
+}
+
+#[cfg(not(unix))]
+fn permissions(mode: u32) -> std::fs::Permissions {
+    let mut permissions = std::fs::metadata(".")
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| unreachable!());
+    permissions.set_readonly(mode & 0o200 == 0);
+    permissions
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Reads a file; `Ok(None)` when it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(FsError {
+            action: "read",
+            path: path.to_path_buf(),
+            error,
+        }),
+    }
+}
+
+/// Removes a file if it exists, then every directory above it up to `stop` that became
+/// empty.
+pub fn remove_file_and_empty_parents(path: &Path, stop: &Path) -> Result<(), FsError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(FsError {
+                action: "remove",
+                path: path.to_path_buf(),
+                error,
+            });
+        }
+    }
+    let mut dir = path.parent();
+    while let Some(current) = dir {
+        if current == stop || !current.starts_with(stop) {
+            break;
+        }
+        if std::fs::remove_dir(current).is_err() {
+            break; // not empty (or gone): stop climbing
+        }
+        dir = current.parent();
+    }
+    Ok(())
+}
+
+/// The Unix mode of a file's permission bits (0644 elsewhere).
+pub fn mode_of(metadata: &std::fs::Metadata) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        metadata.permissions().mode() & 0o777
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        0o644
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_creates_replaces_and_sets_the_mode() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("a/b/file.txt");
+        atomic_write(&path, b"one", 0o644).expect("write");
+        atomic_write(&path, b"two", 0o755).expect("replace");
+        assert_eq!(std::fs::read(&path).expect("read"), b"two");
+        assert_eq!(
+            mode_of(&std::fs::metadata(&path).expect("stat")) & 0o777,
+            0o755
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
+            .expect("list")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".kiln-"))
+            .collect();
+        assert!(leftovers.is_empty(), "temp files left behind");
+    }
+
+    #[test]
+    fn removing_a_file_prunes_empty_parents_only_up_to_the_stop() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("x/y/z.txt");
+        atomic_write(&path, b"z", 0o644).expect("write");
+        atomic_write(&dir.path().join("x/keep.txt"), b"k", 0o644).expect("write");
+        remove_file_and_empty_parents(&path, dir.path()).expect("remove");
+        assert!(!dir.path().join("x/y").exists());
+        assert!(dir.path().join("x/keep.txt").exists());
+    }
+}
