@@ -290,15 +290,14 @@ fn fingerprint_inputs(
     inputs.insert("kiln".to_string(), KILN_VERSION.to_string());
     inputs.insert("emit".to_string(), kiln_emit::EMIT_VERSION.to_string());
     inputs.insert("tool".to_string(), request.tool.digest.clone());
-    let components: Vec<String> = unit.components.iter().map(ToString::to_string).collect();
+    let members: Vec<String> = unit
+        .members
+        .iter()
+        .map(|m| format!("{}@{}", m.component, m.output))
+        .collect();
     inputs.insert(
         "unit".to_string(),
-        format!(
-            "{}/{}/{}",
-            unit.scope.as_str(),
-            unit.output,
-            components.join(",")
-        ),
+        format!("{} {}", unit.key(), members.join(",")),
     );
     inputs.insert(
         "profile.tools".to_string(),
@@ -332,7 +331,7 @@ fn fingerprint_inputs(
         };
         inputs.insert(format!("file:{file}"), hash);
     }
-    for id in &unit.components {
+    for id in unit.components() {
         templated |= library
             .components
             .get(id)

@@ -39,36 +39,51 @@ pub struct EmitRequest<'a> {
     pub scopes: Vec<BuildScope>,
 }
 
-/// One unit of work: an output and the components it emits.
+/// One component placed in one output.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Member {
+    /// The component.
+    pub component: ComponentId,
+    /// Index of its output in the tool definition.
+    pub output: usize,
+}
+
+/// One unit of work: one component in one output (file-per-component, copy-tree), or every
+/// component whose output writes the same file (concat, json-merge, toml-merge: several
+/// outputs may share a file, e.g. hooks and MCP servers in one settings.json).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Unit {
     /// The scope.
     pub scope: BuildScope,
-    /// Index of the output in the tool definition.
-    pub output: usize,
-    /// The components, in selection order.
-    pub components: Vec<ComponentId>,
-    /// The strategy (aggregate strategies have one unit per output).
+    /// The strategy.
     pub strategy: Strategy,
+    /// For aggregate units: the file they write.
+    pub path: Option<String>,
+    /// The components, in selection order.
+    pub members: Vec<Member>,
 }
 
 impl Unit {
-    /// A stable key: `global/3/rule:git-workflow`, or `global/5/*` for an aggregate unit.
+    /// A stable key: `global/3/rule:git-workflow`, or `global/.claude/settings.json` for an
+    /// aggregate unit.
     pub fn key(&self) -> String {
-        match self.strategy {
-            Strategy::FilePerComponent | Strategy::CopyTree => format!(
+        match &self.path {
+            Some(path) => format!("{}/{path}", self.scope.as_str()),
+            None => format!(
                 "{}/{}/{}",
                 self.scope.as_str(),
-                self.output,
-                self.components
+                self.members.first().map_or(0, |m| m.output),
+                self.members
                     .first()
-                    .map(ToString::to_string)
+                    .map(|m| m.component.to_string())
                     .unwrap_or_default()
             ),
-            Strategy::Concat | Strategy::JsonMerge | Strategy::TomlMerge => {
-                format!("{}/{}/*", self.scope.as_str(), self.output)
-            }
         }
+    }
+
+    /// The components, in order.
+    pub fn components(&self) -> impl Iterator<Item = &ComponentId> {
+        self.members.iter().map(|m| &m.component)
     }
 }
 
@@ -157,7 +172,7 @@ fn rule_output(component: &Component, tool: &str) -> Option<RuleOutput> {
 pub fn plan(request: &EmitRequest<'_>) -> Plan {
     let mut plan = Plan::default();
     let tool = &request.tool.spec;
-    let mut aggregates: BTreeMap<(BuildScope, usize), Vec<ComponentId>> = BTreeMap::new();
+    let mut aggregates: BTreeMap<(BuildScope, String), (Strategy, Vec<Member>)> = BTreeMap::new();
     let mut singles: Vec<Unit> = Vec::new();
     for scope in &request.scopes {
         let scope = *scope;
@@ -230,34 +245,77 @@ pub fn plan(request: &EmitRequest<'_>) -> Plan {
                 continue;
             };
             let strategy = tool.outputs[index].strategy;
+            let member = Member {
+                component: component.id.clone(),
+                output: index,
+            };
             match strategy {
-                Strategy::FilePerComponent | Strategy::CopyTree => singles.push(Unit {
-                    scope,
-                    output: index,
-                    components: vec![component.id.clone()],
-                    strategy,
-                }),
+                Strategy::FilePerComponent | Strategy::CopyTree => {
+                    singles.push(Unit {
+                        scope,
+                        strategy,
+                        path: None,
+                        members: vec![member],
+                    });
+                }
                 Strategy::Concat | Strategy::JsonMerge | Strategy::TomlMerge => {
-                    aggregates
-                        .entry((scope, index))
-                        .or_default()
-                        .push(component.id.clone());
+                    let mut context = context.clone();
+                    context.insert("component", Value::from(Serde(&component_view)));
+                    let path =
+                        match output_path(request.tool, index, &context, &component_view.reference)
+                        {
+                            Ok(path) => path,
+                            Err(diagnostic) => {
+                                plan.diagnostics.push(diagnostic);
+                                continue;
+                            }
+                        };
+                    let group = aggregates
+                        .entry((scope, path.clone()))
+                        .or_insert_with(|| (strategy, Vec::new()));
+                    if let Some(problem) = incompatible(tool, group, strategy, index) {
+                        plan.diagnostics.push(
+                            Diagnostic::error(
+                                "kiln::tool::shared_path",
+                                format!("tool `{}`: outputs write `{path}` in incompatible ways: {problem}", tool.name),
+                            )
+                            .in_file(format!("tools/{}/tool.json", tool.name)),
+                        );
+                        continue;
+                    }
+                    group.1.push(member);
                 }
             }
         }
     }
     plan.units = singles;
-    for ((scope, output), components) in aggregates {
-        let strategy = request.tool.spec.outputs[output].strategy;
+    for ((scope, path), (strategy, members)) in aggregates {
         plan.units.push(Unit {
             scope,
-            output,
-            components,
             strategy,
+            path: Some(path),
+            members,
         });
     }
     plan.units.sort();
     plan
+}
+
+/// Outputs sharing a file must agree: concat members come from outputs with one template,
+/// merge members all merge JSON or all TOML.
+fn incompatible(
+    tool: &kiln_model::ToolSpec,
+    group: &(Strategy, Vec<Member>),
+    strategy: Strategy,
+    output: usize,
+) -> Option<String> {
+    let (group_strategy, members) = group;
+    if *group_strategy != strategy {
+        return Some(format!("{group_strategy:?} and {strategy:?}"));
+    }
+    let first = members.first()?.output;
+    (strategy == Strategy::Concat && tool.outputs[first].template != tool.outputs[output].template)
+        .then(|| format!("outputs {first} and {output} concatenate with different templates"))
 }
 
 fn omit(plan: &mut Plan, component: &Component, scope: BuildScope, reason: String, tool: &str) {
@@ -337,7 +395,7 @@ fn template_error(
 /// asset) and, transitively, the context fragments its templates include. Sorted.
 pub fn unit_inputs(library: &Library, unit: &Unit) -> Vec<String> {
     let mut files = BTreeSet::new();
-    let mut queue: Vec<ComponentId> = unit.components.clone();
+    let mut queue: Vec<ComponentId> = unit.components().cloned().collect();
     let mut seen = BTreeSet::new();
     while let Some(id) = queue.pop() {
         if !seen.insert(id.clone()) {
@@ -362,12 +420,13 @@ pub fn unit_inputs(library: &Library, unit: &Unit) -> Vec<String> {
 
 /// Emits one unit.
 pub fn emit_unit(request: &EmitRequest<'_>, unit: &Unit) -> Result<Vec<Artifact>, Diagnostics> {
-    let output = &request.tool.spec.outputs[unit.output];
+    let first = unit.members.first().map_or(0, |m| m.output);
+    let output = &request.tool.spec.outputs[first];
     let context = base_context(request, unit.scope);
     let vars = render_variables(request, unit.scope);
-    let mut views = Vec::with_capacity(unit.components.len());
+    let mut views = Vec::with_capacity(unit.members.len());
     let mut errors = Diagnostics::new();
-    for id in &unit.components {
+    for id in unit.components() {
         let component = &request.library.components[id];
         match render_body(request.library, component, &vars) {
             Ok(body) => views.push(view(component, &request.tool.spec, body)),
@@ -378,50 +437,52 @@ pub fn emit_unit(request: &EmitRequest<'_>, unit: &Unit) -> Result<Vec<Artifact>
         return Err(errors);
     }
     let sources = unit_inputs(request.library, unit);
+    let mode = output
+        .mode
+        .as_deref()
+        .and_then(|m| u32::from_str_radix(m, 8).ok())
+        .unwrap_or(0o644);
     let artifact = |path: String, bytes: Vec<u8>, mode: u32, verbatim: bool| Artifact {
         scope: unit.scope,
         path,
         bytes: Arc::from(bytes),
         mode,
-        strategy: output.strategy,
-        components: unit.components.clone(),
+        strategy: unit.strategy,
+        components: unit.components().cloned().collect(),
         sources: sources.clone(),
         verbatim,
         merge: None,
         owned_keys: Vec::new(),
     };
     let one = |diagnostic: Diagnostic| Diagnostics::from_iter([diagnostic]);
-    match output.strategy {
+    match unit.strategy {
         Strategy::FilePerComponent => {
             let view = &views[0];
             let mut context = context.clone();
             context.insert("component", Value::from(Serde(view)));
-            let path =
-                output_path(request.tool, unit.output, &context, &view.reference).map_err(one)?;
+            let path = output_path(request.tool, first, &context, &view.reference).map_err(one)?;
             let name = output.template.as_deref().unwrap_or_default();
             let text = normalize(
                 &render_named(request.tool, name, &context, &view.reference).map_err(one)?,
             );
-            let component = &request.library.components[&unit.components[0]];
+            let component = &request.library.components[&unit.members[0].component];
             let verbatim = request
                 .library
                 .source(&component.source)
                 .is_some_and(|s| *s.text == *text);
-            Ok(vec![artifact(path, text.into_bytes(), 0o644, verbatim)])
+            Ok(vec![artifact(path, text.into_bytes(), mode, verbatim)])
         }
         Strategy::Concat => {
             let mut context = context.clone();
             context.insert("components", Value::from(Serde(&views)));
-            let subject = format!("{} output {}", request.tool.spec.name, unit.output);
-            let path = output_path(request.tool, unit.output, &context, &subject).map_err(one)?;
+            let path = unit.path.clone().unwrap_or_default();
             let name = output.template.as_deref().unwrap_or_default();
-            let text =
-                normalize(&render_named(request.tool, name, &context, &subject).map_err(one)?);
-            Ok(vec![artifact(path, text.into_bytes(), 0o644, false)])
+            let text = normalize(&render_named(request.tool, name, &context, &path).map_err(one)?);
+            Ok(vec![artifact(path, text.into_bytes(), mode, false)])
         }
         Strategy::CopyTree => copy_tree(request, unit, output, &views[0], &context, &artifact),
         Strategy::JsonMerge | Strategy::TomlMerge => {
-            merge(request, unit, output, &views, &context, &artifact)
+            merge(request, unit, &views, &context, &artifact)
         }
     }
 }
@@ -503,11 +564,13 @@ fn copy_tree(
     context: &BTreeMap<&'static str, Value>,
     artifact: &dyn Fn(String, Vec<u8>, u32, bool) -> Artifact,
 ) -> Result<Vec<Artifact>, Diagnostics> {
-    let component = &request.library.components[&unit.components[0]];
+    let member = &unit.members[0];
+    let component = &request.library.components[&member.component];
     let mut context = context.clone();
     context.insert("component", Value::from(Serde(view)));
     let one = |diagnostic: Diagnostic| Diagnostics::from_iter([diagnostic]);
-    let folder = output_path(request.tool, unit.output, &context, &view.reference).map_err(one)?;
+    let folder =
+        output_path(request.tool, member.output, &context, &view.reference).map_err(one)?;
     let source = request.library.source(&component.source).ok_or_else(|| {
         one(Diagnostic::error(
             "kiln::emit::missing_source",
@@ -571,7 +634,6 @@ fn copy_tree(
 fn merge(
     request: &EmitRequest<'_>,
     unit: &Unit,
-    output: &OutputSpec,
     views: &[ComponentView],
     context: &BTreeMap<&'static str, Value>,
     artifact: &dyn Fn(String, Vec<u8>, u32, bool) -> Artifact,
@@ -581,8 +643,22 @@ fn merge(
     let mut document = serde_json::Value::Object(serde_json::Map::new());
     let mut owned = BTreeSet::new();
     let mut names_seen: BTreeMap<String, String> = BTreeMap::new();
-    let template = output.template.as_deref().unwrap_or_default();
-    for view in views {
+    let path = unit.path.clone().unwrap_or_default();
+    let mut jsonc = false;
+    let mut bases = BTreeSet::new();
+    for (member, view) in unit.members.iter().zip(views) {
+        let output = &tool.spec.outputs[member.output];
+        jsonc |= output.jsonc;
+        if let Some(base) = &output.base
+            && bases.insert(member.output)
+            && let serde_json::Value::Object(members) = base
+        {
+            for (key, value) in members {
+                deep_insert(&mut document, key, value.clone());
+                owned.insert(format!("/{}", escape_pointer(key)));
+            }
+        }
+        let template = output.template.as_deref().unwrap_or_default();
         let mut context = context.clone();
         context.insert("component", Value::from(Serde(view)));
         let entry = render_named(tool, template, &context, &view.reference).and_then(|text| {
@@ -600,7 +676,7 @@ fn merge(
         let key = match &output.key {
             Some(_) => render_named(
                 tool,
-                &format!("key:{}", unit.output),
+                &format!("key:{}", member.output),
                 &context,
                 &view.reference,
             ),
@@ -609,7 +685,7 @@ fn merge(
         let name = match &output.name {
             Some(_) => render_named(
                 tool,
-                &format!("name:{}", unit.output),
+                &format!("name:{}", member.output),
                 &context,
                 &view.reference,
             ),
@@ -636,8 +712,8 @@ fn merge(
                         Diagnostic::error(
                             "kiln::emit::duplicate_entry",
                             format!(
-                                "`{previous}` and `{}` both become `{name}` in {}",
-                                view.reference, output.path
+                                "`{previous}` and `{}` both become `{name}` in {path}",
+                                view.reference
                             ),
                         )
                         .help("give one of them a different `name`"),
@@ -663,9 +739,7 @@ fn merge(
         return Err(errors);
     }
     let one = |diagnostic: Diagnostic| Diagnostics::from_iter([diagnostic]);
-    let subject = format!("{} output {}", tool.spec.name, unit.output);
-    let path = output_path(tool, unit.output, context, &subject).map_err(one)?;
-    let (text, format) = match output.strategy {
+    let (text, format) = match unit.strategy {
         Strategy::TomlMerge => (
             toml::to_string_pretty(&document).map_err(|error| {
                 one(Diagnostic::error(
@@ -677,7 +751,7 @@ fn merge(
         ),
         _ => (
             serde_json::to_string_pretty(&document).unwrap_or_default() + "\n",
-            if output.jsonc { "jsonc" } else { "json" },
+            if jsonc { "jsonc" } else { "json" },
         ),
     };
     Ok(vec![Artifact {
@@ -685,6 +759,18 @@ fn merge(
         owned_keys: owned.into_iter().collect(),
         ..artifact(path, text.into_bytes(), 0o644, false)
     }])
+}
+
+/// Sets `document[key]`, merging objects.
+fn deep_insert(document: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let serde_json::Value::Object(map) = document {
+        match map.get_mut(key) {
+            Some(existing) => kiln_core::profile::deep_merge(existing, &value),
+            None => {
+                map.insert(key.to_string(), value);
+            }
+        }
+    }
 }
 
 fn escape_pointer(segment: &str) -> String {

@@ -17,8 +17,8 @@ use crate::{ComponentKind, HookEvent};
 pub enum Strategy {
     /// One file per component, its content rendered by `template`.
     FilePerComponent,
-    /// All components of the output in one file, in selection order; `template` renders the
-    /// whole file from `components`.
+    /// All components of the output in one file per distinct `path` (which may use the
+    /// component), in selection order; `template` renders the whole file from `components`.
     Concat,
     /// A skill folder copied verbatim (SKILL.md rendered for templates and observation).
     CopyTree,
@@ -100,6 +100,13 @@ pub struct OutputSpec {
     /// Merges: the shared file is JSON with comments (kept at deploy).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub jsonc: bool,
+    /// Merges: constant members of the shared file kiln also owns (`{ "version": 1 }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<serde_json::Value>,
+    /// File outputs: Unix mode as octal text (`"0755"` for scripts); default `0644`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^0?[0-7]{3}$"))]
+    pub mode: Option<String>,
     /// Why a component this output's `when` rejects cannot be expressed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsupported: Option<String>,
