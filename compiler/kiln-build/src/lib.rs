@@ -425,3 +425,36 @@ fn stale_files(
     }
     stale
 }
+
+/// Emits every unit of a request in memory, without cache or store (for `kiln diff`).
+/// Returns the artifacts by dist path and the planning warnings.
+pub fn emit_in_memory(
+    request: &EmitRequest<'_>,
+) -> Result<(BTreeMap<String, Artifact>, Diagnostics), Diagnostics> {
+    let planned = plan(request);
+    if planned.diagnostics.has_errors() {
+        return Err(planned.diagnostics);
+    }
+    let results: Vec<Result<Vec<Artifact>, Diagnostics>> = planned
+        .units
+        .par_iter()
+        .map(|unit| emit_unit(request, unit))
+        .collect();
+    let mut artifacts = BTreeMap::new();
+    let mut errors = Diagnostics::new();
+    for result in results {
+        match result {
+            Ok(list) => {
+                for artifact in list {
+                    artifacts.insert(artifact.dist_path(), artifact);
+                }
+            }
+            Err(problems) => errors.extend(problems),
+        }
+    }
+    if errors.has_errors() {
+        Err(errors)
+    } else {
+        Ok((artifacts, planned.diagnostics))
+    }
+}

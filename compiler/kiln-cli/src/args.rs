@@ -116,6 +116,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
+    /// Compare two profiles: which components differ, then a unified diff of every output
+    /// that differs (for one tool, or every tool either profile lists). Exit 0 same, 1 different.
+    Diff {
+        /// The first profile.
+        profile_a: String,
+        /// The second profile.
+        profile_b: String,
+        /// Only this tool.
+        tool: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
     /// Inspect the machine configuration.
     Config {
         #[command(subcommand)]

@@ -4,6 +4,7 @@
 mod build;
 mod config;
 mod dev;
+mod diff;
 mod graph;
 mod resolve;
 mod validate;
@@ -33,6 +34,18 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
             command: ConfigCommand::Show { profile, format },
         } => config::show(&cli.global, profile.as_deref(), format, reporter),
         Command::Dev { command } => dev::run(&cli.global, command, reporter),
+        Command::Diff {
+            profile_a,
+            profile_b,
+            tool,
+            format,
+        } => diff::run(
+            &cli.global,
+            [&profile_a, &profile_b],
+            tool.as_deref(),
+            format,
+            reporter,
+        ),
         Command::Build {
             profile,
             tool,
