@@ -1,6 +1,7 @@
 //! kiln's integration tests: the real `kiln` binary on fixture libraries under `tests/cases/`,
 //! the starter library, and generated libraries.
 
+mod build;
 mod cases;
 mod cli;
 mod config;

@@ -266,11 +266,22 @@ pub fn generate(components: usize, seed: u64) -> SynthLibrary {
             "\"rules\": { \"include\": [\"**\"], \"exclude\": [\"tag:experimental\"] },\n  \"skills\": { \"include\": [\"**\"], \"exclude\": [\"tag:experimental\"] },\n  \"commands\": { \"include\": [\"**\"] },\n  \"agents\": { \"include\": [\"**\"] },\n  \"hooks\": { \"include\": [\"**\"] },\n  \"mcp\": { \"include\": [\"**\"] },\n  \"context\": { \"include\": [\"**\"] }",
         ),
     ];
+    // `full` builds for every built-in tool (the benchmark's "all tools").
+    let all_tools = kiln_model::BUILTIN_TOOLS
+        .iter()
+        .map(|t| format!("\"{t}\": {{}}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     for (name, extends, selectors) in profiles {
+        let tools = if name == "full" {
+            all_tools.clone()
+        } else {
+            "\"claude-code\": {}, \"codex\": {}".to_string()
+        };
         files.push((
             format!("profiles/{name}.profile.json"),
             format!(
-                "{{\n  \"name\": \"{name}\",\n  \"extends\": {extends},\n  {selectors},\n  \"tools\": {{ \"claude-code\": {{}}, \"codex\": {{}} }},\n  \"variables\": {{ \"project_name\": \"{name}-project\" }}\n}}\n"
+                "{{\n  \"name\": \"{name}\",\n  \"extends\": {extends},\n  {selectors},\n  \"tools\": {{ {tools} }},\n  \"variables\": {{ \"project_name\": \"{name}-project\" }}\n}}\n"
             ),
         ));
     }

@@ -14,13 +14,18 @@
 //! earlier build wrote that are no longer produced, and rewrites the manifest only when it
 //! changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kiln_model::DistManifest;
 
-use crate::fs::{FsError, atomic_write, mode_of, read_optional, remove_file_and_empty_parents};
+use rayon::prelude::*;
+
+use crate::fs::{
+    Durability, FsError, atomic_write, mode_of, read_optional, remove_file_and_empty_parents,
+    write_file, write_new,
+};
 
 /// Where a library's build output lives.
 #[derive(Clone, Debug)]
@@ -87,25 +92,51 @@ pub fn store(
 ) -> Result<StoreReport, FsError> {
     let tree = layout.tree(&manifest.tool, &manifest.profile);
     let mut report = StoreReport::default();
+    // Decide first, then write the changed files in parallel: a large build is thousands of
+    // small files, and the order they land in does not matter (the manifest comes last).
+    let mut to_write: Vec<(&String, &Arc<[u8]>, u32)> = Vec::new();
     for (path, entry) in &manifest.files {
         let Some((bytes, mode)) = emitted.get(path) else {
             report.unchanged += 1;
             continue;
         };
-        let target = tree.join(path);
         let same = previous
             .and_then(|p| p.files.get(path))
             .is_some_and(|old| old.hash == entry.hash)
-            && std::fs::metadata(&target).is_ok_and(|m| {
+            && std::fs::metadata(tree.join(path)).is_ok_and(|m| {
                 m.is_file() && m.len() == bytes.len() as u64 && mode_of(&m) == *mode
             });
         if same {
             report.unchanged += 1;
         } else {
-            atomic_write(&target, bytes, *mode)?;
-            report.written.push(path.clone());
+            to_write.push((path, bytes, *mode));
         }
     }
+    // Directories once, parents first; then new files are created in place and existing ones
+    // replaced atomically (a reader of an existing file never sees it torn).
+    let dirs: BTreeSet<PathBuf> = to_write
+        .iter()
+        .filter_map(|(path, _, _)| tree.join(path).parent().map(Path::to_path_buf))
+        .collect();
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).map_err(|error| FsError {
+            action: "create directory",
+            path: dir.clone(),
+            error,
+        })?;
+    }
+    to_write.par_iter().try_for_each(|(path, bytes, mode)| {
+        let target = tree.join(path);
+        if target.symlink_metadata().is_ok() {
+            write_file(&target, bytes, *mode, Durability::Atomic)
+        } else {
+            write_new(&target, bytes, *mode)
+        }
+    })?;
+    report.written = to_write
+        .into_iter()
+        .map(|(path, _, _)| path.clone())
+        .collect();
     if let Some(previous) = previous {
         for path in previous.files.keys() {
             if !manifest.files.contains_key(path) {

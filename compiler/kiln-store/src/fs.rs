@@ -40,6 +40,26 @@ fn fail<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error)
 /// (created 0600), written, fsynced, given `mode`, renamed over `path`, and the directory
 /// fsynced. Readers see the old file or the new one, never a torn one.
 pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
+    write_file(path, bytes, mode, Durability::Durable)
+}
+
+/// Whether a write waits for the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file and its directory: for live configuration, records and manifests.
+    Durable,
+    /// Atomic (temp file + rename) but not fsynced: for build output that a rebuild
+    /// recreates, where thousands of fsyncs would dominate the build.
+    Atomic,
+}
+
+/// [`atomic_write`] with a choice of [`Durability`].
+pub fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    durability: Durability,
+) -> Result<(), FsError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(fail("create directory", dir))?;
     let mut temp = tempfile::Builder::new()
@@ -49,7 +69,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError>
         .tempfile_in(dir)
         .map_err(fail("create a temporary file in", dir))?;
     temp.write_all(bytes).map_err(fail("write", path))?;
-    temp.as_file().sync_all().map_err(fail("sync", path))?;
+    if durability == Durability::Durable {
+        temp.as_file().sync_all().map_err(fail("sync", path))?;
+    }
     std::fs::set_permissions(temp.path(), permissions(mode))
         .map_err(fail("set permissions of", path))?;
     temp.persist(path).map_err(|e| FsError {
@@ -57,7 +79,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError>
         path: path.to_path_buf(),
         error: e.error,
     })?;
-    sync_dir(dir).map_err(fail("sync directory", dir))?;
+    if durability == Durability::Durable {
+        sync_dir(dir).map_err(fail("sync directory", dir))?;
+    }
     Ok(())
 }
 
@@ -84,6 +108,29 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn sync_dir(_: &Path) -> std::io::Result<()> {
     Ok(())
+}
+
+/// Creates a file that does not exist yet, with `mode` (subject to the umask), in an
+/// existing directory. Falls back to [`write_file`] when the file appeared meanwhile.
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    match options.open(path) {
+        Ok(mut file) => file.write_all(bytes).map_err(fail("write", path)),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            write_file(path, bytes, mode, Durability::Atomic)
+        }
+        Err(error) => Err(FsError {
+            action: "create",
+            path: path.to_path_buf(),
+            error,
+        }),
+    }
 }
 
 /// Reads a file; `Ok(None)` when it does not exist.

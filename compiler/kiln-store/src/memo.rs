@@ -13,7 +13,7 @@ use std::path::Path;
 use kiln_model::ManifestEntry;
 use serde::{Deserialize, Serialize};
 
-use crate::fs::{FsError, atomic_write, read_optional};
+use crate::fs::{Durability, FsError, read_optional, write_file};
 use crate::hash::json_hash;
 
 /// The cache format.
@@ -122,7 +122,8 @@ impl Memo {
         if read_optional(path)?.as_deref() == Some(bytes.as_slice()) {
             return Ok(false);
         }
-        atomic_write(path, &bytes, 0o644)?;
+        // The cache is rebuilt when lost; no need to wait for the disk.
+        write_file(path, &bytes, 0o644, Durability::Atomic)?;
         Ok(true)
     }
 }

@@ -1,0 +1,553 @@
+//! `kiln build` end to end: every built-in tool on the starter library (dist tree
+//! snapshotted), parseable outputs, determinism, memoisation, `--check` and `--strict`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::{TempLibrary, copy_tree, render, repo_root};
+
+/// The starter library without its `tools/` folder, so the built-in definitions are used.
+fn starter() -> TempLibrary {
+    let library = TempLibrary::new();
+    let root = repo_root();
+    std::fs::copy(root.join("kiln.toml"), library.path().join("kiln.toml")).expect("kiln.toml");
+    for folder in ["components", "profiles"] {
+        copy_tree(&root.join(folder), &library.path().join(folder));
+    }
+    library
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut entries: Vec<PathBuf> = entries.map(|e| e.expect("entry").path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Every file under `dir` (except the cache): path, mode, size and hash, and the text of
+/// small files.
+fn render_tree(dir: &Path) -> String {
+    let mut out = String::new();
+    for path in files_under(dir) {
+        let relative = path
+            .strip_prefix(dir)
+            .expect("under dir")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if relative.starts_with(".cache/") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read");
+        let mode = mode_of(&path);
+        let hash = blake3::hash(&bytes).to_hex().to_string();
+        out.push_str(&format!(
+            "== {relative}  {mode:o} {} bytes  {}\n",
+            bytes.len(),
+            &hash[..16]
+        ));
+        if bytes.len() <= 1200 && !relative.ends_with(".manifest.json") {
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                out.push_str(text);
+                if !text.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_: &Path) -> u32 {
+    0o644
+}
+
+/// Every emitted JSON, TOML and frontmatter parses.
+fn assert_parseable(dir: &Path) -> usize {
+    let mut checked = 0;
+    for path in files_under(dir) {
+        let name = path.to_string_lossy().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(_) => continue,
+        };
+        if name.ends_with(".json") {
+            serde_json::from_str::<Value>(&text)
+                .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
+            checked += 1;
+        } else if name.ends_with(".toml") {
+            toml::from_str::<toml::Table>(&text)
+                .unwrap_or_else(|e| panic!("{name} is not TOML: {e}"));
+            checked += 1;
+        } else if name.ends_with(".md") || name.ends_with(".mdc") {
+            if let Some(fm) = kiln_core::markdown::split_frontmatter(&text) {
+                serde_saphyr::from_str::<Value>(fm.yaml)
+                    .unwrap_or_else(|e| panic!("{name} frontmatter: {e}"));
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
+fn build(library: &TempLibrary, args: &[&str]) -> (i32, Value, String) {
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "build"])
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    let text = render(&output, library.path());
+    let json = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.code().unwrap_or(-1), json, text)
+}
+
+#[test]
+fn every_builtin_tool_builds_the_starter_library() {
+    let library = starter();
+    for tool in kiln_model::BUILTIN_TOOLS {
+        let (code, _, text) = build(&library, &["personal", tool]);
+        assert_eq!(code, 0, "{tool}: {text}");
+        let tree = library.path().join("dist").join(tool);
+        let checked = assert_parseable(&tree);
+        assert!(
+            checked > 0 || *tool == "agents",
+            "{tool}: nothing structured was emitted"
+        );
+        insta::assert_snapshot!(format!("build_personal_{tool}"), render_tree(&tree));
+    }
+}
+
+#[test]
+fn all_profiles_and_tools_build() {
+    let library = starter();
+    let (code, json, text) = build(&library, &["--all"]);
+    assert_eq!(code, 0, "{text}");
+    let builds = json["builds"].as_array().expect("builds");
+    assert!(builds.len() >= 8, "{json}");
+    assert_parseable(&library.path().join("dist"));
+}
+
+fn dist_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            (
+                p.strip_prefix(dir)
+                    .expect("under")
+                    .to_string_lossy()
+                    .into_owned(),
+                std::fs::read(&p).expect("read"),
+            )
+        })
+        .filter(|(p, _)| !p.starts_with(".cache"))
+        .collect()
+}
+
+#[test]
+fn output_does_not_depend_on_location_or_threads() {
+    let first = starter();
+    let second = starter();
+    let (code, _, text) = build(&first, &["--all"]);
+    assert_eq!(code, 0, "{text}");
+    let output = second
+        .kiln()
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["--no-inherit", "build", "--all"])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        render(&output, second.path())
+    );
+    let (a, b) = (
+        dist_bytes(&first.path().join("dist")),
+        dist_bytes(&second.path().join("dist")),
+    );
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (path, bytes) in &a {
+        assert!(
+            bytes == &b[path],
+            "{path} differs between locations / thread counts"
+        );
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains(&first.path().display().to_string()),
+            "{path} holds an absolute path"
+        );
+        assert!(!text.contains("\r\n"), "{path} has CRLF line endings");
+    }
+}
+
+fn mtimes(dir: &Path) -> BTreeMap<PathBuf, std::time::SystemTime> {
+    files_under(dir)
+        .into_iter()
+        .map(|p| {
+            let modified = std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .expect("mtime");
+            (p, modified)
+        })
+        .collect()
+}
+
+fn rebuilt(json: &Value) -> Vec<String> {
+    json["builds"][0]["rebuilt"]
+        .as_array()
+        .expect("rebuilt")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({})",
+                r["unit"].as_str().expect("unit"),
+                r["reason"].as_str().expect("reason")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_no_op_rebuild_writes_nothing() {
+    let library = starter();
+    let (code, _, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    let dist = library.path().join("dist");
+    let before = mtimes(&dist);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (code, json, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(rebuilt(&json), Vec::<String>::new());
+    assert_eq!(json["builds"][0]["written"], serde_json::json!([]));
+    assert!(json["builds"][0]["fresh"].as_u64().expect("fresh") > 10);
+    assert_eq!(
+        before,
+        mtimes(&dist),
+        "a no-op rebuild touched files (the cache and manifest included)"
+    );
+}
+
+#[test]
+fn editing_one_component_re_emits_only_its_units() {
+    let library = starter();
+    build(&library, &["personal", "claude-code"]);
+    let rule = library.path().join("components/rules/clean-code.rule.md");
+    let text = std::fs::read_to_string(&rule).expect("read") + "\n- Prefer boring code.\n";
+    std::fs::write(&rule, text).expect("edit");
+    let (code, json, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    insta::assert_snapshot!(rebuilt(&json).join("\n"), @r"
+    global/0/rule:clean-code (changed: components/rules/clean-code.rule.md)
+    project/.claude/CLAUDE.md (changed: components/rules/clean-code.rule.md)
+    ");
+    let written = json["builds"][0]["written"].as_array().expect("written");
+    assert_eq!(written.len(), 2, "{written:?}");
+}
+
+#[test]
+fn editing_a_tool_template_re_emits_that_tools_units() {
+    let library = starter();
+    copy_tree(
+        &repo_root().join("tools/claude-code"),
+        &library.path().join("tools/claude-code"),
+    );
+    build(&library, &["personal", "claude-code"]);
+    let template = library
+        .path()
+        .join("tools/claude-code/templates/agent.md.j2");
+    let text = std::fs::read_to_string(&template)
+        .expect("read")
+        .replace("description:", "description: ");
+    std::fs::write(&template, text).expect("edit");
+    let (code, json, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    let rebuilt = rebuilt(&json);
+    assert!(
+        rebuilt.iter().all(|r| r.contains("changed: tool")),
+        "{rebuilt:?}"
+    );
+    let fresh = json["builds"][0]["fresh"].as_u64().expect("fresh");
+    assert_eq!(
+        fresh, 0,
+        "a template edit changes the tool digest, so every unit is rebuilt"
+    );
+}
+
+#[test]
+fn a_corrupt_cache_is_detected_and_rebuilt() {
+    let library = starter();
+    build(&library, &["personal", "claude-code"]);
+    let dist = library.path().join("dist");
+    let good = dist_bytes(&dist);
+    let memo = dist.join(".cache/claude-code/personal.memo.json");
+
+    // One tampered entry: only that unit is rebuilt.
+    let mut cache: Value =
+        serde_json::from_slice(&std::fs::read(&memo).expect("read")).expect("json");
+    let key = "global/0/rule:clean-code";
+    cache["entries"][key]["fingerprint"] = Value::String("blake3:tampered".into());
+    std::fs::write(&memo, serde_json::to_vec(&cache).expect("json")).expect("write");
+    let (code, json, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        rebuilt(&json),
+        [format!("{key} (its cache entry was corrupt)")]
+    );
+
+    // A cache that does not parse: everything is rebuilt, to the same bytes.
+    std::fs::write(&memo, b"{ this is not json").expect("write");
+    let (code, json, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    let all = rebuilt(&json);
+    assert!(
+        !all.is_empty() && all.iter().all(|r| r.contains("the cache was ignored")),
+        "{all:?}"
+    );
+    assert_eq!(
+        json["builds"][0]["written"],
+        serde_json::json!([]),
+        "unchanged bytes are not rewritten"
+    );
+    assert_eq!(good, dist_bytes(&dist));
+
+    // A deleted output is noticed and re-emitted.
+    let file = dist.join("claude-code/personal/global/.claude/agents/code-reviewer.md");
+    std::fs::remove_file(&file).expect("remove");
+    let (_, json, _) = build(&library, &["personal", "claude-code"]);
+    assert!(
+        rebuilt(&json)[0].contains("is missing from dist"),
+        "{:?}",
+        rebuilt(&json)
+    );
+    assert!(file.exists());
+}
+
+#[test]
+fn a_failed_unit_is_never_cached() {
+    let library = starter();
+    copy_tree(
+        &repo_root().join("tools/claude-code"),
+        &library.path().join("tools/claude-code"),
+    );
+    let template = library
+        .path()
+        .join("tools/claude-code/templates/agent.md.j2");
+    let good = std::fs::read_to_string(&template).expect("read");
+    std::fs::write(&template, format!("{{{{ no_such_function() }}}}\n{good}")).expect("break");
+    let (code, _, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("kiln::emit::template"), "{text}");
+    assert!(
+        !library
+            .path()
+            .join("dist/.cache/claude-code/personal.memo.json")
+            .exists()
+    );
+    std::fs::write(&template, good).expect("fix");
+    let (code, json, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(json["builds"][0]["fresh"], 0);
+}
+
+#[test]
+fn check_reports_stale_output_and_writes_nothing() {
+    let library = starter();
+    let output = library
+        .kiln()
+        .args([
+            "--no-inherit",
+            "build",
+            "personal",
+            "claude-code",
+            "--check",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "nothing built yet is stale");
+    assert!(!library.path().join("dist").exists(), "--check wrote files");
+    build(&library, &["personal", "claude-code"]);
+    let output = library
+        .kiln()
+        .args([
+            "--no-inherit",
+            "build",
+            "personal",
+            "claude-code",
+            "--check",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        render(&output, library.path())
+    );
+    let rule = library
+        .path()
+        .join("components/rules/git-workflow.rule.json");
+    let text = std::fs::read_to_string(&rule)
+        .expect("read")
+        .replace("Never commit directly", "Never push directly");
+    std::fs::write(&rule, text).expect("edit");
+    let before = dist_bytes(&library.path().join("dist"));
+    let output = library
+        .kiln()
+        .args([
+            "--no-inherit",
+            "build",
+            "personal",
+            "claude-code",
+            "--check",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("global/.claude/rules/git-workflow.md"),
+        "{stderr}"
+    );
+    assert_eq!(
+        before,
+        dist_bytes(&library.path().join("dist")),
+        "--check changed dist"
+    );
+}
+
+#[test]
+fn strict_turns_omissions_into_errors() {
+    let library = starter();
+    // `work` selects an agent-requested rule, which Claude Code cannot express.
+    let (code, json, text) = build(&library, &["work", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("kiln::emit::not_expressible"), "{text}");
+    assert!(text.contains("rule:api-design"), "{text}");
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(library.path().join("dist/claude-code/work.manifest.json"))
+            .expect("manifest"),
+    )
+    .expect("json");
+    assert!(
+        manifest["omitted"]
+            .as_array()
+            .expect("omitted")
+            .iter()
+            .any(|o| o["component"] == "rule:api-design")
+    );
+    assert_eq!(json["ok"], true);
+    let (code, _, text) = build(&library, &["work", "claude-code", "--strict"]);
+    assert_eq!(code, 1, "{text}");
+}
+
+#[test]
+fn observation_footer_follows_the_profile_mode() {
+    let library = starter();
+    build(&library, &["--all"]);
+    let skill = |profile: &str, skill: &str| {
+        std::fs::read_to_string(library.path().join(format!(
+            "dist/claude-code/{profile}/global/.claude/skills/{skill}/SKILL.md"
+        )))
+        .expect("skill")
+    };
+    let remind = skill("personal", "homebrew-formula");
+    assert!(
+        remind.contains("kiln observe homebrew-formula --signal positive"),
+        "{remind}"
+    );
+    assert!(!remind.contains("kiln log"), "{remind}");
+    let auto = skill("work", "release-notes");
+    assert!(auto.contains("kiln log release-notes --summary"), "{auto}");
+    assert!(
+        auto.contains("more than 30% of its signals are negative after at least 5 invocations"),
+        "{auto}"
+    );
+    let off = skill("server", "release-notes");
+    assert!(!off.contains("kiln:observation"), "{off}");
+    let source = std::fs::read_to_string(
+        library
+            .path()
+            .join("components/skills/release-notes/SKILL.md"),
+    )
+    .expect("source");
+    assert_eq!(
+        off, source,
+        "with observation off, a skill is copied byte for byte"
+    );
+}
+
+#[test]
+fn build_needs_a_tool_and_knows_the_tools() {
+    let library = starter();
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "build", "personal"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("name a tool, or pass --all-tools"));
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "build", "personal", "claud-code"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("did you mean `claude-code`?"));
+}
+
+#[test]
+fn diff_compares_selection_and_outputs() {
+    let library = starter();
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "diff", "minimal", "personal", "claude-code"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("+ skill:homebrew-formula  (only in personal)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+++ personal/global/.claude.json"),
+        "{stdout}"
+    );
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "diff", "personal", "personal"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        render(&output, library.path())
+    );
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "diff", "personal", "nope"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!library.path().join("dist").exists(), "diff wrote files");
+}
