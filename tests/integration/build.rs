@@ -57,12 +57,13 @@ fn render_tree(dir: &Path) -> String {
             bytes.len(),
             &hash[..16]
         ));
-        if bytes.len() <= 1200 && !relative.ends_with(".manifest.json") {
-            if let Ok(text) = std::str::from_utf8(&bytes) {
-                out.push_str(text);
-                if !text.ends_with('\n') {
-                    out.push('\n');
-                }
+        if bytes.len() <= 1200
+            && !relative.ends_with(".manifest.json")
+            && let Ok(text) = std::str::from_utf8(&bytes)
+        {
+            out.push_str(text);
+            if !text.ends_with('\n') {
+                out.push('\n');
             }
         }
     }
@@ -97,12 +98,12 @@ fn assert_parseable(dir: &Path) -> usize {
             toml::from_str::<toml::Table>(&text)
                 .unwrap_or_else(|e| panic!("{name} is not TOML: {e}"));
             checked += 1;
-        } else if name.ends_with(".md") || name.ends_with(".mdc") {
-            if let Some(fm) = kiln_core::markdown::split_frontmatter(&text) {
-                serde_saphyr::from_str::<Value>(fm.yaml)
-                    .unwrap_or_else(|e| panic!("{name} frontmatter: {e}"));
-                checked += 1;
-            }
+        } else if (name.ends_with(".md") || name.ends_with(".mdc"))
+            && let Some(fm) = kiln_core::markdown::split_frontmatter(&text)
+        {
+            serde_saphyr::from_str::<Value>(fm.yaml)
+                .unwrap_or_else(|e| panic!("{name} frontmatter: {e}"));
+            checked += 1;
         }
     }
     checked

@@ -39,12 +39,22 @@ use serde::Serialize;
 pub const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// How to build.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct BuildOptions {
+#[derive(Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
     /// Write nothing; report what is out of date.
     pub check: bool,
     /// Treat "cannot express" warnings as errors.
     pub strict: bool,
+    /// Told how many units there are and when each is done (the CLI draws a progress bar).
+    pub progress: Option<&'a dyn Progress>,
+}
+
+/// Progress of a build, reported from the worker threads.
+pub trait Progress: Sync {
+    /// `units` more units are planned.
+    fn planned(&self, units: usize);
+    /// One unit is done (fresh or emitted).
+    fn unit_done(&self);
 }
 
 /// Why a unit was emitted again.
@@ -122,10 +132,14 @@ pub fn build_tool(
         .ok()
         .flatten();
 
+    if let Some(progress) = options.progress {
+        progress.planned(planned.units.len());
+    }
     let results: Vec<(Unit, UnitResult)> = planned
         .units
         .par_iter()
         .map(|unit| {
+            let _done = ProgressGuard(options.progress);
             let inputs = match fingerprint_inputs(request, unit) {
                 Ok(inputs) => inputs,
                 Err(problems) => return (unit.clone(), UnitResult::Failed(problems)),
@@ -259,6 +273,17 @@ pub fn build_tool(
     outcome.removed = removed;
     Memo::save(&layout.memo(&outcome.tool, &outcome.profile), entries).map_err(fs_error)?;
     Ok(outcome)
+}
+
+/// Reports a unit done when dropped, whichever way the unit ends.
+struct ProgressGuard<'a>(Option<&'a dyn Progress>);
+
+impl Drop for ProgressGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(progress) = self.0 {
+            progress.unit_done();
+        }
+    }
 }
 
 fn manifest_entry(artifact: &Artifact) -> ManifestEntry {

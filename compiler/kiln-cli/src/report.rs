@@ -18,6 +18,55 @@ pub struct Reporter {
     color: bool,
 }
 
+/// A progress bar for long builds: drawn on stderr only when it is a terminal, and only once
+/// the work has taken more than a second.
+pub struct BarProgress {
+    bar: indicatif::ProgressBar,
+    started: std::time::Instant,
+    terminal: bool,
+    shown: std::sync::atomic::AtomicBool,
+}
+
+impl BarProgress {
+    pub fn new(_reporter: &Reporter) -> BarProgress {
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} building [{bar:30}] {pos}/{len} units {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        BarProgress {
+            bar,
+            started: std::time::Instant::now(),
+            terminal: std::io::stderr().is_terminal(),
+            shown: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl kiln_build::Progress for BarProgress {
+    fn planned(&self, units: usize) {
+        self.bar.inc_length(units as u64);
+    }
+
+    fn unit_done(&self) {
+        self.bar.inc(1);
+        if self.terminal
+            && self.started.elapsed() > std::time::Duration::from_secs(1)
+            && !self.shown.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
+}
+
 impl Reporter {
     /// A reporter honouring `--color`, NO_COLOR and whether stderr is a terminal.
     pub fn new(choice: ColorChoice) -> Reporter {

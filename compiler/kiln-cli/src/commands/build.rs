@@ -128,9 +128,11 @@ pub fn run(
     let layout = DistLayout {
         root: context.location.root.join(library.paths().dist),
     };
+    let progress = crate::report::BarProgress::new(reporter);
     let options = BuildOptions {
         check: args.check,
         strict: args.strict,
+        progress: Some(&progress),
     };
     let outcomes: Vec<Result<BuildOutcome, kiln_core::Diagnostics>> = jobs
         .par_iter()
@@ -147,6 +149,7 @@ pub fn run(
         })
         .collect();
 
+    progress.finish();
     let mut problems = kiln_core::Diagnostics::new();
     problems.extend(diagnostics);
     let mut built = Vec::new();
