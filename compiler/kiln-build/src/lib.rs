@@ -76,6 +76,8 @@ pub struct BuildOutcome {
     /// The manifest of the build.
     #[serde(skip)]
     pub manifest: DistManifest,
+    /// How many files the build has.
+    pub files: usize,
     /// Files written, unchanged and removed (none in check mode).
     pub written: Vec<String>,
     /// How many files were already up to date.
@@ -246,6 +248,7 @@ pub fn build_tool(
     let mut outcome = BuildOutcome {
         tool,
         profile,
+        files: manifest.files.len(),
         manifest,
         written: Vec::new(),
         unchanged: 0,

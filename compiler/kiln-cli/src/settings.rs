@@ -68,10 +68,18 @@ pub struct Context {
     pub no_inherit: bool,
 }
 
-impl Context {
-    /// Finds and loads the library and merges the configuration layers. `profile_flag` is the
-    /// profile given on the command line, if any.
-    pub fn load(global: &GlobalArgs, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {
+/// The library found and the machine layers read, before the library is loaded.
+pub struct Located {
+    env: Environment,
+    no_inherit: bool,
+    machine_layers: Vec<Layer>,
+    diagnostics: Diagnostics,
+    pub location: LibraryLocation,
+}
+
+impl Located {
+    /// Reads the machine layers and finds the library (cheap: nothing of the library is read).
+    pub fn find(global: &GlobalArgs) -> Result<Located, Diagnostic> {
         let env = Environment::read();
         let no_inherit = global.no_inherit || env.kiln_no_inherit;
         let mut diagnostics = Diagnostics::new();
@@ -97,6 +105,53 @@ impl Context {
             }
         }
         let location = find_library(global, &machine_layers, &env)?;
+        Ok(Located {
+            env,
+            no_inherit,
+            machine_layers,
+            diagnostics,
+            location,
+        })
+    }
+
+    /// Everything outside the library that can change what a command does: the machine
+    /// layers, the relevant environment and the hostname (for the build's no-op shortcut).
+    pub fn outside_inputs(&self) -> serde_json::Value {
+        let layers: Vec<&Map<String, Value>> =
+            self.machine_layers.iter().map(|l| &l.values).collect();
+        let kiln_config = self
+            .env
+            .kiln_config
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok());
+        serde_json::json!({
+            "root": self.location.root,
+            "layers": layers,
+            "no_inherit": self.no_inherit,
+            "kiln_config": kiln_config,
+            "kiln_profile": self.env.kiln_profile,
+            "hostname": self.hostname(),
+        })
+    }
+
+    fn hostname(&self) -> String {
+        self.env
+            .kiln_hostname
+            .clone()
+            .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned())
+    }
+
+    /// Loads the library and merges the configuration layers. `profile_flag` is the profile
+    /// given on the command line, if any.
+    pub fn load(self, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {
+        let hostname = self.hostname();
+        let Located {
+            env,
+            no_inherit,
+            machine_layers,
+            mut diagnostics,
+            location,
+        } = self;
         let Loaded {
             library,
             diagnostics: load_diagnostics,
@@ -134,10 +189,6 @@ impl Context {
         if let Some(profile) = profile_flag {
             layers.push(single(LayerKind::Flags, "command line", "profile", profile));
         }
-        let hostname = env
-            .kiln_hostname
-            .clone()
-            .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
         Ok(Context {
             location,
             library,
@@ -146,6 +197,14 @@ impl Context {
             hostname,
             no_inherit,
         })
+    }
+}
+
+impl Context {
+    /// Finds and loads the library and merges the configuration layers. `profile_flag` is the
+    /// profile given on the command line, if any.
+    pub fn load(global: &GlobalArgs, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {
+        Located::find(global)?.load(profile_flag)
     }
 
     /// The profile to use: the one given, else the configuration's choice.

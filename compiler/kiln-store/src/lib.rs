@@ -12,3 +12,4 @@ pub mod dist;
 pub mod fs;
 pub mod hash;
 pub mod memo;
+pub mod stamp;

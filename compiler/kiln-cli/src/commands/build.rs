@@ -10,12 +10,14 @@ use kiln_core::selection::{Selection, select};
 use kiln_emit::{EmitRequest, ToolRegistry};
 use kiln_model::{BuildScope, ToolScope};
 use kiln_store::dist::DistLayout;
+use kiln_store::hash::json_hash;
+use kiln_store::stamp::Stamp;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::args::{GlobalArgs, OutputFormat};
 use crate::report::Reporter;
-use crate::settings::Context;
+use crate::settings::Located;
 
 pub struct BuildArgs {
     pub profile: Option<String>,
@@ -47,7 +49,31 @@ pub fn run(
     args: &BuildArgs,
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
-    let context = Context::load(global, args.profile.as_deref())?;
+    let located = Located::find(global)?;
+    let paths = kiln_core::library::library_paths(&located.location.root);
+    let layout = DistLayout {
+        root: located.location.root.join(&paths.dist),
+    };
+    // The no-op shortcut: nothing in the library, the configuration or the arguments changed
+    // and the dist trees are as the last build left them.
+    let arguments = serde_json::json!({
+        "profile": args.profile, "tool": args.tool, "all_tools": args.all_tools, "all": args.all, "strict": args.strict,
+    });
+    let stamp_path = Stamp::path(&layout, &json_hash(&arguments)["blake3:".len()..][..16]);
+    let key = json_hash(&serde_json::json!({
+        "kiln": kiln_build::KILN_VERSION,
+        "outside": located.outside_inputs(),
+        "library": kiln_core::library::stat_digest(&located.location.root, &paths),
+        "arguments": arguments,
+    }));
+    if !args.check
+        && let Some(stamp) = Stamp::load(&stamp_path)
+        && stamp.is_current(&layout, &key)
+    {
+        replay(&stamp.summary, args, reporter);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let context = located.load(args.profile.as_deref())?;
     let library = &context.library;
     let mut diagnostics = context.diagnostics.clone();
     diagnostics.extend(kiln_core::validate::validate(
@@ -125,9 +151,6 @@ pub fn run(
         }
     }
 
-    let layout = DistLayout {
-        root: context.location.root.join(library.paths().dist),
-    };
     let progress = crate::report::BarProgress::new(reporter);
     let options = BuildOptions {
         check: args.check,
@@ -168,6 +191,27 @@ pub fn run(
     }
     reporter.diagnostics(&library.sources, &problems.into_sorted());
     let stale = built.iter().any(|b| !b.stale.is_empty());
+    if !args.check && !failed {
+        let builds: Vec<(String, String)> = built
+            .iter()
+            .map(|b| (b.tool.clone(), b.profile.clone()))
+            .collect();
+        let (dirs, files) = kiln_store::stamp::snapshot(&layout, &builds);
+        let summary = serde_json::to_value(Summary {
+            ok: true,
+            check: false,
+            builds: built.clone(),
+        })
+        .unwrap_or_default();
+        // A failure to save the stamp only costs the next no-op its shortcut.
+        let _ = Stamp {
+            key,
+            dirs,
+            files,
+            summary: settled(summary),
+        }
+        .save(&stamp_path);
+    }
     match args.format {
         OutputFormat::Json => reporter.json(&Summary {
             ok: !failed && !stale,
@@ -216,6 +260,41 @@ pub fn run(
         }
     }
     Ok(ExitCode::from(u8::from(failed || stale)))
+}
+
+/// A build summary as a repeat of it would report it: nothing written, removed or rebuilt;
+/// every unit fresh and every file unchanged.
+fn settled(mut summary: serde_json::Value) -> serde_json::Value {
+    for build in summary["builds"].as_array_mut().into_iter().flatten() {
+        let rebuilt = build["rebuilt"].as_array().map_or(0, Vec::len) as u64;
+        let written = build["written"].as_array().map_or(0, Vec::len) as u64;
+        build["fresh"] = (build["fresh"].as_u64().unwrap_or(0) + rebuilt).into();
+        build["unchanged"] = (build["unchanged"].as_u64().unwrap_or(0) + written).into();
+        for key in ["written", "removed", "rebuilt", "stale"] {
+            build[key] = serde_json::json!([]);
+        }
+    }
+    summary
+}
+
+/// Reports a skipped build from its stamp.
+fn replay(summary: &serde_json::Value, args: &BuildArgs, reporter: &Reporter) {
+    match args.format {
+        OutputFormat::Json => reporter.json(summary),
+        OutputFormat::Human => {
+            let mut out = String::new();
+            for build in summary["builds"].as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "{} {}/{}: {} files; nothing changed since the last build\n",
+                    reporter.bold("up to date"),
+                    build["tool"].as_str().unwrap_or_default(),
+                    build["profile"].as_str().unwrap_or_default(),
+                    build["files"].as_u64().unwrap_or(0),
+                ));
+            }
+            reporter.stderr(&out);
+        }
+    }
 }
 
 fn first_error(diagnostics: kiln_core::Diagnostics) -> Diagnostic {
