@@ -102,20 +102,30 @@ pub struct Plan {
 #[derive(Serialize)]
 struct ProfileView<'a> {
     name: &'a str,
+    /// The tools the profile builds.
     tools: Vec<&'a str>,
-    variables: BTreeMap<&'a str, &'a serde_json::Value>,
+    /// For each of them, the scopes built (`global`, `project`).
+    scopes: BTreeMap<&'a str, Vec<&'static str>>,
 }
 
 fn base_context(request: &EmitRequest<'_>, scope: BuildScope) -> BTreeMap<&'static str, Value> {
+    let scopes = request
+        .profile
+        .tools
+        .iter()
+        .map(|(tool, settings)| {
+            let built: Vec<&'static str> = match settings.scope {
+                Some(kiln_model::ToolScope::Global) => vec!["global"],
+                Some(kiln_model::ToolScope::Project) => vec!["project"],
+                Some(kiln_model::ToolScope::Both) | None => vec!["global", "project"],
+            };
+            (tool.as_str(), built)
+        })
+        .collect();
     let profile = ProfileView {
         name: &request.profile.name,
         tools: request.profile.tools.keys().map(String::as_str).collect(),
-        variables: request
-            .profile
-            .variables
-            .iter()
-            .map(|(k, v)| (k.as_str(), &v.value))
-            .collect(),
+        scopes,
     };
     BTreeMap::from([
         ("profile", Value::from(Serde(&profile))),
@@ -138,16 +148,40 @@ fn render_variables(request: &EmitRequest<'_>, scope: BuildScope) -> RenderVaria
     }
 }
 
-fn in_scope(component: &Component, selected: &Selected, scope: BuildScope) -> bool {
+/// Whether a component goes into `scope`. A component for any scope goes into the only scope
+/// built; when both are built, into the global one alone if the tool has global outputs for its
+/// kind (the same rule in `~/.claude/rules/` and a project's `.claude/` would be loaded twice),
+/// else into the project.
+fn in_scope(
+    component: &Component,
+    selected: &Selected,
+    scope: BuildScope,
+    built: &[BuildScope],
+    tool: &kiln_model::ToolSpec,
+) -> bool {
     let wanted = match scope {
         BuildScope::Global => Scope::Global,
         BuildScope::Project => Scope::Project,
     };
     let declared = component.meta.scope.unwrap_or(Scope::Any);
-    let selected_for = selected.scopes.is_empty()
-        || selected.scopes.contains(&Scope::Any)
-        || selected.scopes.contains(&wanted);
-    (declared == Scope::Any || declared == wanted) && selected_for
+    let selected_for = if selected.scopes.is_empty() || selected.scopes.contains(&Scope::Any) {
+        Scope::Any
+    } else if selected.scopes.contains(&wanted) {
+        wanted
+    } else {
+        return false;
+    };
+    match (declared, selected_for) {
+        (Scope::Any, Scope::Any) if built.len() > 1 => {
+            let global_outputs = tool
+                .outputs
+                .iter()
+                .any(|o| o.kind == component.id.kind && o.scope == BuildScope::Global);
+            (scope == BuildScope::Global) == global_outputs
+        }
+        (Scope::Any, _) => true,
+        (declared, _) => declared == wanted,
+    }
 }
 
 fn allowed_for_tool(component: &Component, tool: &str) -> bool {
@@ -168,7 +202,10 @@ fn rule_output(component: &Component, tool: &str) -> Option<RuleOutput> {
     }
 }
 
-/// Decides which output each selected component goes to.
+/// Decides which outputs each selected component goes to: the first output of its kind and
+/// scope whose `when` accepts it, and the next ones too while outputs say
+/// `continue_matching`. A component no output accepts is an omission, with the output's
+/// (templated) `unsupported` reason.
 pub fn plan(request: &EmitRequest<'_>) -> Plan {
     let mut plan = Plan::default();
     let tool = &request.tool.spec;
@@ -180,7 +217,7 @@ pub fn plan(request: &EmitRequest<'_>) -> Plan {
         for selected in &request.selection.components {
             let component = &request.library.components[&selected.id];
             if component.id.kind == ComponentKind::Context
-                || !in_scope(component, selected, scope)
+                || !in_scope(component, selected, scope, &request.scopes, tool)
                 || !allowed_for_tool(component, &tool.name)
             {
                 continue;
@@ -193,11 +230,12 @@ pub fn plan(request: &EmitRequest<'_>) -> Plan {
                 });
                 continue;
             }
-            let candidates: Vec<(usize, &OutputSpec)> = tool
+            let candidates: Vec<usize> = tool
                 .outputs
                 .iter()
                 .enumerate()
                 .filter(|(_, o)| o.kind == component.id.kind && o.scope == scope)
+                .map(|(index, _)| index)
                 .collect();
             if candidates.is_empty() {
                 let reason = tool
@@ -216,12 +254,16 @@ pub fn plan(request: &EmitRequest<'_>) -> Plan {
                 continue;
             }
             let component_view = view(component, tool, String::new());
-            let mut chosen = None;
-            for (index, _) in &candidates {
+            let mut context = context.clone();
+            context.insert("component", Value::from(Serde(&component_view)));
+            let mut chosen = Vec::new();
+            for index in &candidates {
                 match when_matches(request.tool, *index, &context, &component_view) {
                     Ok(true) => {
-                        chosen = Some(*index);
-                        break;
+                        chosen.push(*index);
+                        if !tool.outputs[*index].continue_matching {
+                            break;
+                        }
                     }
                     Ok(false) => {}
                     Err(diagnostic) => {
@@ -230,60 +272,79 @@ pub fn plan(request: &EmitRequest<'_>) -> Plan {
                     }
                 }
             }
-            let Some(index) = chosen else {
+            if chosen.is_empty() {
                 let reason = candidates
                     .iter()
                     .rev()
-                    .find_map(|(_, o)| o.unsupported.clone())
+                    .find(|index| tool.outputs[**index].unsupported.is_some())
+                    .map(|index| {
+                        render_named(
+                            request.tool,
+                            &format!("unsupported:{index}"),
+                            &context,
+                            &component_view.reference,
+                        )
+                    })
+                    .transpose()
+                    .unwrap_or_else(|diagnostic| Some(diagnostic.message))
                     .unwrap_or_else(|| {
                         format!(
                             "no {} output of {} accepts it",
                             component.id.kind, tool.name
                         )
                     });
-                omit(&mut plan, component, scope, reason, &tool.name);
+                omit(
+                    &mut plan,
+                    component,
+                    scope,
+                    reason.trim().to_string(),
+                    &tool.name,
+                );
                 continue;
-            };
-            let strategy = tool.outputs[index].strategy;
-            let member = Member {
-                component: component.id.clone(),
-                output: index,
-            };
-            match strategy {
-                Strategy::FilePerComponent | Strategy::CopyTree => {
-                    singles.push(Unit {
-                        scope,
-                        strategy,
-                        path: None,
-                        members: vec![member],
-                    });
-                }
-                Strategy::Concat | Strategy::JsonMerge | Strategy::TomlMerge => {
-                    let mut context = context.clone();
-                    context.insert("component", Value::from(Serde(&component_view)));
-                    let path =
-                        match output_path(request.tool, index, &context, &component_view.reference)
-                        {
+            }
+            for index in chosen {
+                let strategy = tool.outputs[index].strategy;
+                let member = Member {
+                    component: component.id.clone(),
+                    output: index,
+                };
+                match strategy {
+                    Strategy::FilePerComponent | Strategy::CopyTree => {
+                        singles.push(Unit {
+                            scope,
+                            strategy,
+                            path: None,
+                            members: vec![member],
+                        });
+                    }
+                    Strategy::Concat | Strategy::JsonMerge | Strategy::TomlMerge => {
+                        let path = match output_path(
+                            request.tool,
+                            index,
+                            &context,
+                            &component_view.reference,
+                        ) {
                             Ok(path) => path,
                             Err(diagnostic) => {
                                 plan.diagnostics.push(diagnostic);
                                 continue;
                             }
                         };
-                    let group = aggregates
-                        .entry((scope, path.clone()))
-                        .or_insert_with(|| (strategy, Vec::new()));
-                    if let Some(problem) = incompatible(tool, group, strategy, index) {
-                        plan.diagnostics.push(
-                            Diagnostic::error(
-                                "kiln::tool::shared_path",
-                                format!("tool `{}`: outputs write `{path}` in incompatible ways: {problem}", tool.name),
-                            )
-                            .in_file(format!("tools/{}/tool.json", tool.name)),
-                        );
-                        continue;
+                        let group = aggregates
+                            .entry((scope, path.clone()))
+                            .or_insert_with(|| (strategy, Vec::new()));
+                        if let Some(problem) = incompatible(tool, group, strategy, index) {
+                            plan.diagnostics.push(
+                                Diagnostic::error(
+                                    "kiln::tool::shared_path",
+                                    format!("tool `{}`: outputs write `{path}` in incompatible ways: {problem}", tool.name),
+                                )
+                                .in_file(format!("tools/{}/tool.json", tool.name)),
+                            );
+                            continue;
+                        }
+                        group.1.push(member);
                     }
-                    group.1.push(member);
                 }
             }
         }

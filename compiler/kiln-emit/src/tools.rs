@@ -62,6 +62,7 @@ impl ToolRegistry {
     pub fn for_library(library: &Library) -> (ToolRegistry, Diagnostics) {
         let mut diagnostics = Diagnostics::new();
         let mut registry = ToolRegistry::builtin(&mut diagnostics);
+        let shared = shared_templates();
         for (name, entry) in &library.tools {
             let templates: BTreeMap<String, String> = entry
                 .templates
@@ -71,6 +72,7 @@ impl ToolRegistry {
             if let Some(definition) = compile(
                 entry.spec.clone(),
                 templates,
+                &shared,
                 ToolOrigin::Library(entry.source.clone()),
                 &mut diagnostics,
             ) {
@@ -96,6 +98,7 @@ impl ToolRegistry {
             }
         }
         let mut tools = BTreeMap::new();
+        let shared = shared_templates();
         for (name, (source, templates)) in specs {
             let Some(source) = source else { continue };
             let spec = match document::parse(&source, Format::Json) {
@@ -111,9 +114,9 @@ impl ToolRegistry {
                     None
                 }
             };
-            if let Some(definition) =
-                spec.and_then(|spec| compile(spec, templates, ToolOrigin::Builtin, diagnostics))
-            {
+            if let Some(definition) = spec.and_then(|spec| {
+                compile(spec, templates, &shared, ToolOrigin::Builtin, diagnostics)
+            }) {
                 tools.insert(name, Arc::new(definition));
             }
         }
@@ -131,9 +134,22 @@ impl ToolRegistry {
     }
 }
 
+/// Templates every tool may use as `shared/<name>` (`tools/shared/templates/`), so tools that
+/// write the same file (AGENTS.md) write the same bytes.
+fn shared_templates() -> BTreeMap<String, String> {
+    embedded::BUILTIN_FILES
+        .iter()
+        .filter_map(|(path, text)| {
+            let name = path.strip_prefix("shared/templates/")?;
+            Some((format!("shared/{name}"), (*text).to_string()))
+        })
+        .collect()
+}
+
 fn compile(
     spec: ToolSpec,
-    templates: BTreeMap<String, String>,
+    mut templates: BTreeMap<String, String>,
+    shared: &BTreeMap<String, String>,
     origin: ToolOrigin,
     diagnostics: &mut Diagnostics,
 ) -> Option<ToolDefinition> {
@@ -143,6 +159,11 @@ fn compile(
     };
     let mut hasher = blake3::Hasher::new();
     hasher.update(serde_json::to_string(&spec).unwrap_or_default().as_bytes());
+    for (name, text) in shared {
+        templates
+            .entry(name.clone())
+            .or_insert_with(|| text.clone());
+    }
     let mut environment = Environment::new();
     environment.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
@@ -154,6 +175,9 @@ fn compile(
     );
     environment.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     environment.add_filter("toml", toml_filter);
+    // Templates write JSON, TOML, YAML and Markdown; escaping is theirs to do (`tojson`,
+    // `toml`), never implied by a file name ending in `.json.j2`.
+    environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     let before = diagnostics.error_count();
     for (name, text) in &templates {
         hasher.update(name.as_bytes());
@@ -196,6 +220,7 @@ fn compile(
             ("key", output.key.as_ref()),
             ("name", output.name.as_ref()),
             ("when", output.when.as_ref().map(|w| w as &String)),
+            ("unsupported", output.unsupported.as_ref()),
         ];
         for (label, text) in expressions {
             let Some(text) = text else { continue };

@@ -31,6 +31,8 @@ pub struct ComponentView {
     pub priority: i32,
     /// Version.
     pub version: Option<String>,
+    /// Where it may be deployed: `global`, `project` or `any`.
+    pub scope: &'static str,
     /// The Markdown body (templates rendered; structured rules rendered to Markdown).
     pub body: String,
     /// Rule fields.
@@ -137,6 +139,11 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
         tags: meta.tags.clone(),
         priority: component.priority(),
         version: meta.version.clone(),
+        scope: match meta.scope.unwrap_or(kiln_model::Scope::Any) {
+            kiln_model::Scope::Global => "global",
+            kiln_model::Scope::Project => "project",
+            kiln_model::Scope::Any => "any",
+        },
         body,
         rule: None,
         command: None,

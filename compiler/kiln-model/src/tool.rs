@@ -107,9 +107,14 @@ pub struct OutputSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^0?[0-7]{3}$"))]
     pub mode: Option<String>,
-    /// Why a component this output's `when` rejects cannot be expressed.
+    /// Why a component this output's `when` rejects cannot be expressed; a minijinja
+    /// template over the component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsupported: Option<String>,
+    /// When this output takes a component, keep trying the later outputs too (one component
+    /// written to two places).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continue_matching: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
