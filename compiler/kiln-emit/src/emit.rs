@@ -148,42 +148,6 @@ fn render_variables(request: &EmitRequest<'_>, scope: BuildScope) -> RenderVaria
     }
 }
 
-/// Whether a component goes into `scope`. A component for any scope goes into the only scope
-/// built; when both are built, into the global one alone if the tool has global outputs for its
-/// kind (the same rule in `~/.claude/rules/` and a project's `.claude/` would be loaded twice),
-/// else into the project.
-fn in_scope(
-    component: &Component,
-    selected: &Selected,
-    scope: BuildScope,
-    built: &[BuildScope],
-    tool: &kiln_model::ToolSpec,
-) -> bool {
-    let wanted = match scope {
-        BuildScope::Global => Scope::Global,
-        BuildScope::Project => Scope::Project,
-    };
-    let declared = component.meta.scope.unwrap_or(Scope::Any);
-    let selected_for = if selected.scopes.is_empty() || selected.scopes.contains(&Scope::Any) {
-        Scope::Any
-    } else if selected.scopes.contains(&wanted) {
-        wanted
-    } else {
-        return false;
-    };
-    match (declared, selected_for) {
-        (Scope::Any, Scope::Any) if built.len() > 1 => {
-            let global_outputs = tool
-                .outputs
-                .iter()
-                .any(|o| o.kind == component.id.kind && o.scope == BuildScope::Global);
-            (scope == BuildScope::Global) == global_outputs
-        }
-        (Scope::Any, _) => true,
-        (declared, _) => declared == wanted,
-    }
-}
-
 fn allowed_for_tool(component: &Component, tool: &str) -> bool {
     match &component.meta.tools {
         None => true,
@@ -204,150 +168,113 @@ fn rule_output(component: &Component, tool: &str) -> Option<RuleOutput> {
 
 /// Decides which outputs each selected component goes to: the first output of its kind and
 /// scope whose `when` accepts it, and the next ones too while outputs say
-/// `continue_matching`. A component no output accepts is an omission, with the output's
-/// (templated) `unsupported` reason.
+/// `continue_matching`. A component for any scope, when both scopes are built, goes to the
+/// global scope if an output there takes it and to the project otherwise — never both, so no
+/// tool loads it twice. A component no output accepts is an omission, with the output's
+/// (templated) `unsupported` reason; kinds a tool has no outputs for at all give one warning
+/// per kind.
 pub fn plan(request: &EmitRequest<'_>) -> Plan {
     let mut plan = Plan::default();
     let tool = &request.tool.spec;
     let mut aggregates: BTreeMap<(BuildScope, String), (Strategy, Vec<Member>)> = BTreeMap::new();
     let mut singles: Vec<Unit> = Vec::new();
-    for scope in &request.scopes {
-        let scope = *scope;
-        let context = base_context(request, scope);
-        for selected in &request.selection.components {
-            let component = &request.library.components[&selected.id];
-            if component.id.kind == ComponentKind::Context
-                || !in_scope(component, selected, scope, &request.scopes, tool)
-                || !allowed_for_tool(component, &tool.name)
-            {
-                continue;
-            }
-            if rule_output(component, &tool.name) == Some(RuleOutput::None) {
+    let mut unsupported_kinds: BTreeMap<ComponentKind, Vec<String>> = BTreeMap::new();
+    let contexts: BTreeMap<BuildScope, BTreeMap<&'static str, Value>> = request
+        .scopes
+        .iter()
+        .map(|scope| (*scope, base_context(request, *scope)))
+        .collect();
+    for selected in &request.selection.components {
+        let component = &request.library.components[&selected.id];
+        if component.id.kind == ComponentKind::Context || !allowed_for_tool(component, &tool.name) {
+            continue;
+        }
+        let placements = placements(component, selected, &request.scopes);
+        if placements.is_empty() {
+            continue;
+        }
+        if rule_output(component, &tool.name) == Some(RuleOutput::None) {
+            plan.omissions.push(Omission {
+                component: component.id.to_string(),
+                scope: placements[0].0[0],
+                reason: format!("its `output` for {} is `none`", tool.name),
+            });
+            continue;
+        }
+        if !tool.outputs.iter().any(|o| o.kind == component.id.kind) {
+            unsupported_kinds
+                .entry(component.id.kind)
+                .or_default()
+                .push(component.id.to_string());
+            for (scopes, _) in &placements {
                 plan.omissions.push(Omission {
                     component: component.id.to_string(),
-                    scope,
-                    reason: format!("its `output` for {} is `none`", tool.name),
+                    scope: scopes[0],
+                    reason: kind_reason(tool, component.id.kind),
                 });
-                continue;
             }
-            let candidates: Vec<usize> = tool
-                .outputs
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| o.kind == component.id.kind && o.scope == scope)
-                .map(|(index, _)| index)
-                .collect();
-            if candidates.is_empty() {
-                let reason = tool
-                    .unsupported
-                    .get(&component.id.kind)
-                    .cloned()
-                    .unwrap_or_else(|| {
-                        format!(
-                            "{} has no {} in {} scope",
-                            tool.name,
-                            component.id.kind.folder(),
-                            scope.as_str()
-                        )
-                    });
-                omit(&mut plan, component, scope, reason, &tool.name);
-                continue;
-            }
-            let component_view = view(component, tool, String::new());
-            let mut context = context.clone();
-            context.insert("component", Value::from(Serde(&component_view)));
-            let mut chosen = Vec::new();
-            for index in &candidates {
-                match when_matches(request.tool, *index, &context, &component_view) {
-                    Ok(true) => {
-                        chosen.push(*index);
-                        if !tool.outputs[*index].continue_matching {
+            continue;
+        }
+        let component_view = view(component, tool, String::new());
+        for (scopes, fallback) in placements {
+            let mut last_reason = None;
+            for scope in scopes {
+                let mut context = contexts[&scope].clone();
+                context.insert("component", Value::from(Serde(&component_view)));
+                match choose_outputs(request, component, scope, &context, &component_view) {
+                    Ok(chosen) => {
+                        for index in chosen {
+                            place(
+                                request,
+                                &mut plan,
+                                &mut singles,
+                                &mut aggregates,
+                                scope,
+                                index,
+                                component,
+                                &context,
+                                &component_view,
+                            );
+                        }
+                        last_reason = None;
+                        if fallback {
                             break;
                         }
                     }
-                    Ok(false) => {}
-                    Err(diagnostic) => {
-                        plan.diagnostics.push(diagnostic);
-                        break;
-                    }
+                    Err(reason) => last_reason = Some((scope, reason)),
                 }
             }
-            if chosen.is_empty() {
-                let reason = candidates
-                    .iter()
-                    .rev()
-                    .find(|index| tool.outputs[**index].unsupported.is_some())
-                    .map(|index| {
-                        render_named(
-                            request.tool,
-                            &format!("unsupported:{index}"),
-                            &context,
-                            &component_view.reference,
-                        )
-                    })
-                    .transpose()
-                    .unwrap_or_else(|diagnostic| Some(diagnostic.message))
-                    .unwrap_or_else(|| {
-                        format!(
-                            "no {} output of {} accepts it",
-                            component.id.kind, tool.name
-                        )
-                    });
-                omit(
-                    &mut plan,
-                    component,
-                    scope,
-                    reason.trim().to_string(),
-                    &tool.name,
-                );
-                continue;
-            }
-            for index in chosen {
-                let strategy = tool.outputs[index].strategy;
-                let member = Member {
-                    component: component.id.clone(),
-                    output: index,
-                };
-                match strategy {
-                    Strategy::FilePerComponent | Strategy::CopyTree => {
-                        singles.push(Unit {
-                            scope,
-                            strategy,
-                            path: None,
-                            members: vec![member],
-                        });
-                    }
-                    Strategy::Concat | Strategy::JsonMerge | Strategy::TomlMerge => {
-                        let path = match output_path(
-                            request.tool,
-                            index,
-                            &context,
-                            &component_view.reference,
-                        ) {
-                            Ok(path) => path,
-                            Err(diagnostic) => {
-                                plan.diagnostics.push(diagnostic);
-                                continue;
-                            }
-                        };
-                        let group = aggregates
-                            .entry((scope, path.clone()))
-                            .or_insert_with(|| (strategy, Vec::new()));
-                        if let Some(problem) = incompatible(tool, group, strategy, index) {
-                            plan.diagnostics.push(
-                                Diagnostic::error(
-                                    "kiln::tool::shared_path",
-                                    format!("tool `{}`: outputs write `{path}` in incompatible ways: {problem}", tool.name),
-                                )
-                                .in_file(format!("tools/{}/tool.json", tool.name)),
-                            );
-                            continue;
-                        }
-                        group.1.push(member);
-                    }
-                }
+            if let Some((scope, reason)) = last_reason {
+                omit(&mut plan, component, scope, reason, &tool.name);
             }
         }
+    }
+    for (kind, components) in unsupported_kinds {
+        let count = components.len();
+        let listed = components
+            .iter()
+            .take(5)
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if count > 5 {
+            format!(" and {} more", count - 5)
+        } else {
+            String::new()
+        };
+        plan.diagnostics.push(Diagnostic::warning(
+            "kiln::emit::not_expressible",
+            format!(
+                "{} cannot express {count} selected {} ({listed}{more}): {}",
+                tool.name,
+                if count == 1 {
+                    kind.as_str().to_string()
+                } else {
+                    kind.folder().to_string()
+                },
+                kind_reason(tool, kind)
+            ),
+        ));
     }
     plan.units = singles;
     for ((scope, path), (strategy, members)) in aggregates {
@@ -360,6 +287,164 @@ pub fn plan(request: &EmitRequest<'_>) -> Plan {
     }
     plan.units.sort();
     plan
+}
+
+fn kind_reason(tool: &kiln_model::ToolSpec, kind: ComponentKind) -> String {
+    tool.unsupported
+        .get(&kind)
+        .cloned()
+        .unwrap_or_else(|| format!("{} has no {}", tool.name, kind.folder()))
+}
+
+/// Where a component may go: groups of scopes, each either tried in order until one takes it
+/// (`true`) or a single scope.
+fn placements(
+    component: &Component,
+    selected: &Selected,
+    built: &[BuildScope],
+) -> Vec<(Vec<BuildScope>, bool)> {
+    let as_scope = |scope: BuildScope| match scope {
+        BuildScope::Global => Scope::Global,
+        BuildScope::Project => Scope::Project,
+    };
+    let declared = component.meta.scope.unwrap_or(Scope::Any);
+    let selected_any = selected.scopes.is_empty() || selected.scopes.contains(&Scope::Any);
+    let allowed: Vec<BuildScope> = built
+        .iter()
+        .copied()
+        .filter(|scope| declared == Scope::Any || declared == as_scope(*scope))
+        .filter(|scope| selected_any || selected.scopes.contains(&as_scope(*scope)))
+        .collect();
+    if declared == Scope::Any && selected_any && allowed.len() > 1 {
+        let mut ordered = allowed;
+        ordered.sort(); // global first
+        vec![(ordered, true)]
+    } else {
+        allowed
+            .into_iter()
+            .map(|scope| (vec![scope], false))
+            .collect()
+    }
+}
+
+/// The outputs that take a component in one scope, or why none does.
+fn choose_outputs(
+    request: &EmitRequest<'_>,
+    component: &Component,
+    scope: BuildScope,
+    context: &BTreeMap<&'static str, Value>,
+    component_view: &ComponentView,
+) -> Result<Vec<usize>, String> {
+    let tool = &request.tool.spec;
+    let candidates: Vec<usize> = tool
+        .outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.kind == component.id.kind && o.scope == scope)
+        .map(|(index, _)| index)
+        .collect();
+    if candidates.is_empty() {
+        return Err(format!(
+            "{} has no {} in {} scope",
+            tool.name,
+            component.id.kind.folder(),
+            scope.as_str()
+        ));
+    }
+    let mut chosen = Vec::new();
+    for index in &candidates {
+        match when_matches(request.tool, *index, context, component_view) {
+            Ok(true) => {
+                chosen.push(*index);
+                if !tool.outputs[*index].continue_matching {
+                    break;
+                }
+            }
+            Ok(false) => {}
+            Err(diagnostic) => return Err(diagnostic.message),
+        }
+    }
+    if !chosen.is_empty() {
+        return Ok(chosen);
+    }
+    let reason = candidates
+        .iter()
+        .rev()
+        .find(|index| tool.outputs[**index].unsupported.is_some())
+        .map(|index| {
+            render_named(
+                request.tool,
+                &format!("unsupported:{index}"),
+                context,
+                &component_view.reference,
+            )
+        })
+        .transpose()
+        .unwrap_or_else(|diagnostic| Some(diagnostic.message))
+        .map(|reason| reason.trim().to_string())
+        .unwrap_or_else(|| {
+            format!(
+                "no {} output of {} accepts it",
+                component.id.kind, tool.name
+            )
+        });
+    Err(reason)
+}
+
+#[allow(clippy::too_many_arguments)] // the planner's state, threaded through one helper
+fn place(
+    request: &EmitRequest<'_>,
+    plan: &mut Plan,
+    singles: &mut Vec<Unit>,
+    aggregates: &mut BTreeMap<(BuildScope, String), (Strategy, Vec<Member>)>,
+    scope: BuildScope,
+    index: usize,
+    component: &Component,
+    context: &BTreeMap<&'static str, Value>,
+    component_view: &ComponentView,
+) {
+    let tool = &request.tool.spec;
+    let strategy = tool.outputs[index].strategy;
+    let member = Member {
+        component: component.id.clone(),
+        output: index,
+    };
+    match strategy {
+        Strategy::FilePerComponent | Strategy::CopyTree => {
+            singles.push(Unit {
+                scope,
+                strategy,
+                path: None,
+                members: vec![member],
+            });
+        }
+        Strategy::Concat | Strategy::JsonMerge | Strategy::TomlMerge => {
+            let path = match output_path(request.tool, index, context, &component_view.reference) {
+                Ok(path) => path,
+                Err(diagnostic) => {
+                    plan.diagnostics.push(diagnostic);
+                    return;
+                }
+            };
+            let group = aggregates
+                .entry((scope, path.clone()))
+                .or_insert_with(|| (strategy, Vec::new()));
+            if let Some(problem) = incompatible(tool, group, strategy, index) {
+                plan.diagnostics.push(
+                    Diagnostic::error(
+                        "kiln::tool::shared_path",
+                        format!(
+                            "tool `{}`: outputs write `{path}` in incompatible ways: {problem}",
+                            tool.name
+                        ),
+                    )
+                    .in_file(format!("tools/{}/tool.json", tool.name)),
+                );
+                return;
+            }
+            group.1.push(member);
+        }
+    }
 }
 
 /// Outputs sharing a file must agree: concat members come from outputs with one template,
