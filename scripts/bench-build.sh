@@ -17,8 +17,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.argv[1:]]; print(f"{statistics.median(v):.1f}")' "$@"; }
-now_ms() { python3 -c 'import time; print(time.perf_counter()*1000)'; }
-time_ms() { local s e; s=$(now_ms); "$@" >/dev/null 2>&1; e=$(now_ms); python3 -c "print($e-$s)"; }
+now_ns() { date +%s%N; }
+time_ms() {
+  local s e
+  s=$(now_ns)
+  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+  e=$(now_ns)
+  echo $(( (e - s) / 1000 )) | awk '{ printf "%.1f\n", $1 / 1000 }'
+}
 
 printf '%-7s %12s %12s %8s %12s %12s %10s %8s\n' size full_ms cp_r_ms ratio noop_ms edit_ms rss_mib files
 for size in "${sizes[@]}"; do
@@ -32,12 +38,13 @@ for size in "${sizes[@]}"; do
     rm -rf "$work/copy"
     copy+=("$(time_ms cp -r dist "$work/copy")")
     noop+=("$(time_ms "$kiln" --no-inherit build full --all-tools)")
-    rule=$(ls components/rules | head -1)
-    printf '\n<!-- edit %s -->\n' "$RANDOM" >> "components/rules/$rule"
+    rules=(components/rules/*.rule.md)
+    printf '\n- edited %s\n' "$RANDOM" >> "${rules[0]}"
     edit+=("$(time_ms "$kiln" --no-inherit build full --all-tools)")
   done
   rm -rf dist
-  rss=$( { /usr/bin/time -f '%M' "$kiln" --no-inherit build full --all-tools >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  /usr/bin/time -o "$work/rss" -f '%M' "$kiln" --no-inherit build full --all-tools >/dev/null 2>&1
+  rss=$(tail -1 "$work/rss")
   files=$(find dist -type f | wc -l)
   f=$(median "${full[@]}"); c=$(median "${copy[@]}")
   printf '%-7s %12s %12s %8s %12s %12s %10s %8s\n' "$size" "$f" "$c" "$(python3 -c "print(f'{$f/$c:.2f}')")" \

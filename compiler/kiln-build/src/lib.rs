@@ -96,7 +96,7 @@ pub struct BuildOutcome {
 }
 
 enum UnitResult {
-    Fresh(BTreeMap<String, ManifestEntry>),
+    Fresh(Vec<(String, ManifestEntry)>),
     Emitted {
         entry: MemoEntry,
         artifacts: Vec<Artifact>,
@@ -151,9 +151,9 @@ pub fn build_tool(
             let cached = memo.entries.get(&key);
             let reason = match cached {
                 Some(entry) if entry.fingerprint == fingerprint => {
-                    match missing_output(&tree, entry) {
-                        None => return (unit.clone(), UnitResult::Fresh(entry.files.clone())),
-                        Some(path) => format!("output `{path}` is missing from dist"),
+                    match fresh_files(&tree, entry, previous.as_ref()) {
+                        Ok(files) => return (unit.clone(), UnitResult::Fresh(files)),
+                        Err(reason) => reason,
                     }
                 }
                 Some(entry) => changed_inputs(&entry.inputs, &inputs),
@@ -165,11 +165,8 @@ pub fn build_tool(
             };
             match emit_unit(request, unit) {
                 Ok(artifacts) => {
-                    let files = artifacts
-                        .iter()
-                        .map(|a| (a.dist_path(), manifest_entry(a)))
-                        .collect();
-                    let entry = MemoEntry::new(fingerprint, inputs, files);
+                    let paths = artifacts.iter().map(Artifact::dist_path).collect();
+                    let entry = MemoEntry::new(fingerprint, inputs, paths);
                     (
                         unit.clone(),
                         UnitResult::Emitted {
@@ -207,13 +204,16 @@ pub fn build_tool(
                     unit: key.clone(),
                     reason,
                 });
-                for artifact in artifacts {
+                let unit_files: Vec<(String, ManifestEntry)> = artifacts
+                    .iter()
+                    .map(|a| (a.dist_path(), manifest_entry(a)))
+                    .collect();
+                for artifact in &artifacts {
                     emitted.insert(
                         artifact.dist_path(),
                         (artifact.bytes.clone(), artifact.mode),
                     );
                 }
-                let unit_files = entry.files.clone();
                 entries.insert(key.clone(), entry);
                 unit_files
             }
@@ -384,12 +384,33 @@ fn fingerprint_inputs(
     }
 }
 
-fn missing_output(tree: &std::path::Path, entry: &MemoEntry) -> Option<String> {
-    entry.files.iter().find_map(|(path, file)| {
-        let ok =
-            std::fs::metadata(tree.join(path)).is_ok_and(|m| m.is_file() && m.len() == file.size);
-        (!ok).then(|| path.clone())
-    })
+/// The manifest entries of a fresh unit's files, taken from the previous manifest; an error
+/// (the reason to rebuild) when a file is gone from dist or from the manifest.
+fn fresh_files(
+    tree: &std::path::Path,
+    entry: &MemoEntry,
+    previous: Option<&DistManifest>,
+) -> Result<Vec<(String, ManifestEntry)>, String> {
+    let Some(previous) = previous else {
+        return Err("the dist manifest is missing".to_string());
+    };
+    entry
+        .files
+        .iter()
+        .map(|path| {
+            let file = previous
+                .files
+                .get(path)
+                .ok_or_else(|| format!("`{path}` is not in the dist manifest"))?;
+            let present = std::fs::metadata(tree.join(path))
+                .is_ok_and(|m| m.is_file() && m.len() == file.size);
+            if present {
+                Ok((path.clone(), file.clone()))
+            } else {
+                Err(format!("output `{path}` is missing from dist"))
+            }
+        })
+        .collect()
 }
 
 fn changed_inputs(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> String {

@@ -76,8 +76,13 @@ impl Library {
 
 impl Library {
     /// The dependencies of a component that resolve (unknown references are reported by
-    /// validation), in written order.
-    pub fn dependencies(&self, id: &ComponentId) -> Vec<Dependency> {
+    /// validation), in written order. Resolved once when the library is assembled.
+    pub fn dependencies(&self, id: &ComponentId) -> &[Dependency] {
+        self.edges.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Resolves the dependencies of a component (see [`Library::dependencies`]).
+    pub(crate) fn resolve_dependencies(&self, id: &ComponentId) -> Vec<Dependency> {
         let Some(component) = self.components.get(id) else {
             return Vec::new();
         };
@@ -148,8 +153,8 @@ impl DependencyGraph {
         for id in &members {
             let mut edges: Vec<(ComponentId, EdgeKind)> = library
                 .dependencies(id)
-                .into_iter()
-                .map(|d| (d.target, d.kind))
+                .iter()
+                .map(|d| (d.target.clone(), d.kind))
                 .collect();
             edges.sort();
             edges.dedup();
@@ -245,7 +250,7 @@ impl DependencyGraph {
             let second = &self.graph[path[1 % path.len()]];
             let dependency = library
                 .dependencies(first)
-                .into_iter()
+                .iter()
                 .find(|d| &d.target == second);
             let mut diagnostic = Diagnostic::error(
                 "kiln::graph::cycle",
@@ -255,7 +260,7 @@ impl DependencyGraph {
             .help(
                 "components cannot need each other in a loop; remove one `depends_on` or include",
             );
-            let location = dependency.and_then(|d| library.dependency_location(first, &d));
+            let location = dependency.and_then(|d| library.dependency_location(first, d));
             if let Some((file, span)) = location
                 && let Some(source) = library.source(&file)
             {

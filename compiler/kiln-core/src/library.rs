@@ -135,6 +135,8 @@ pub struct Library {
     by_last_segment: BTreeMap<(ComponentKind, String), Vec<ComponentId>>,
     /// Skill assets of a library built in memory (a library on disk reads them on demand).
     memory_assets: BTreeMap<String, Arc<str>>,
+    /// Resolved dependencies of every component that has any.
+    pub(crate) edges: BTreeMap<ComponentId, Vec<crate::graph::Dependency>>,
 }
 
 /// A file of the library: its library-relative path and, for documents, its text.
@@ -276,6 +278,13 @@ impl Library {
                 .or_default()
                 .push(id.clone());
         }
+        let ids: Vec<&ComponentId> = library.components.keys().collect();
+        let edges: Vec<(ComponentId, Vec<crate::graph::Dependency>)> = ids
+            .par_iter()
+            .map(|id| ((*id).clone(), library.resolve_dependencies(id)))
+            .filter(|(_, dependencies)| !dependencies.is_empty())
+            .collect();
+        library.edges = edges.into_iter().collect();
         Loaded {
             library,
             diagnostics,

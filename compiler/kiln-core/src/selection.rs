@@ -199,7 +199,7 @@ pub fn select(library: &Library, profile: &Profile) -> (Option<Selection>, Diagn
                     via: dependency.kind,
                 });
                 if is_new {
-                    next.push(dependency.target);
+                    next.push(dependency.target.clone());
                 }
             }
         }

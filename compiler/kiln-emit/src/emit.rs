@@ -557,7 +557,7 @@ pub fn unit_inputs(library: &Library, unit: &Unit) -> Vec<String> {
         }
         for dependency in library.dependencies(&id) {
             if dependency.kind == kiln_core::graph::EdgeKind::Include {
-                queue.push(dependency.target);
+                queue.push(dependency.target.clone());
             }
         }
     }

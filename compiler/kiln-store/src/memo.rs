@@ -10,14 +10,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kiln_model::ManifestEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::fs::{Durability, FsError, read_optional, write_file};
-use crate::hash::json_hash;
 
 /// The cache format.
-pub const MEMO_VERSION: u32 = 1;
+pub const MEMO_VERSION: u32 = 2;
 
 /// One unit's record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,8 +25,9 @@ pub struct MemoEntry {
     /// The inputs by name (`file:components/rules/x.rule.md`, `tool`, `variables`), for
     /// explaining a rebuild.
     pub inputs: BTreeMap<String, String>,
-    /// The files the unit produced, by dist path.
-    pub files: BTreeMap<String, ManifestEntry>,
+    /// The dist paths of the files the unit produced (their hashes and provenance are in
+    /// the dist manifest).
+    pub files: Vec<String>,
     /// Checksum of the three fields above.
     pub check: String,
 }
@@ -38,9 +37,9 @@ impl MemoEntry {
     pub fn new(
         fingerprint: String,
         inputs: BTreeMap<String, String>,
-        files: BTreeMap<String, ManifestEntry>,
+        files: Vec<String>,
     ) -> MemoEntry {
-        let check = json_hash(&(&fingerprint, &inputs, &files));
+        let check = checksum(&fingerprint, &inputs, &files);
         MemoEntry {
             fingerprint,
             inputs,
@@ -51,8 +50,26 @@ impl MemoEntry {
 
     /// Whether the checksum matches.
     pub fn is_intact(&self) -> bool {
-        self.check == json_hash(&(&self.fingerprint, &self.inputs, &self.files))
+        self.check == checksum(&self.fingerprint, &self.inputs, &self.files)
     }
+}
+
+/// blake3 over the fields, each followed by a NUL (cheap enough to check every entry on load).
+fn checksum(fingerprint: &str, inputs: &BTreeMap<String, String>, files: &[String]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(fingerprint.as_bytes());
+    hasher.update(b"\0");
+    for (key, value) in inputs {
+        hasher.update(key.as_bytes());
+        hasher.update(b"=");
+        hasher.update(value.as_bytes());
+        hasher.update(b"\0");
+    }
+    for file in files {
+        hasher.update(file.as_bytes());
+        hasher.update(b"\0");
+    }
+    hasher.finalize().to_hex().to_string()
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -136,8 +153,8 @@ mod tests {
     fn corrupt_entries_are_dropped_and_garbage_is_ignored() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("memo.json");
-        let good = MemoEntry::new("f1".into(), BTreeMap::new(), BTreeMap::new());
-        let mut bad = MemoEntry::new("f2".into(), BTreeMap::new(), BTreeMap::new());
+        let good = MemoEntry::new("f1".into(), BTreeMap::new(), vec!["global/a".into()]);
+        let mut bad = MemoEntry::new("f2".into(), BTreeMap::new(), Vec::new());
         bad.fingerprint = "tampered".into();
         Memo::save(
             &path,

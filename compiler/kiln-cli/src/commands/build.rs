@@ -259,7 +259,16 @@ pub fn run(
             reporter.stderr(&out);
         }
     }
-    Ok(ExitCode::from(u8::from(failed || stale)))
+    let code = ExitCode::from(u8::from(failed || stale));
+    // The process ends right after this: freeing a large library, selection and cache entry
+    // by entry would only cost time.
+    drop(built);
+    std::mem::forget(outcomes);
+    std::mem::forget(jobs);
+    std::mem::forget(resolved);
+    std::mem::forget(registry);
+    std::mem::forget(context);
+    Ok(code)
 }
 
 /// A build summary as a repeat of it would report it: nothing written, removed or rebuilt;
