@@ -557,3 +557,55 @@ fn diff_compares_selection_and_outputs() {
     assert_eq!(output.status.code(), Some(2));
     assert!(!library.path().join("dist").exists(), "diff wrote files");
 }
+
+/// Every artifact of every profile and tool, built in memory from `files` in the order given.
+fn emitted(config: &str, files: Vec<(String, String)>) -> BTreeMap<String, Vec<u8>> {
+    let loaded = kiln_core::Library::from_memory(config, files);
+    assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics);
+    let library = loaded.library;
+    let mut diagnostics = kiln_core::Diagnostics::new();
+    let registry = kiln_emit::ToolRegistry::builtin(&mut diagnostics);
+    let mut out = BTreeMap::new();
+    for name in library.profiles.keys() {
+        let profile = kiln_core::profile::resolve_profile(&library, name, &[]).expect("resolves");
+        let (selection, _) = kiln_core::selection::select(&library, &profile);
+        let selection = selection.expect("selects");
+        for tool in profile.tools.keys() {
+            let request = kiln_emit::EmitRequest {
+                library: &library,
+                profile: &profile,
+                selection: &selection,
+                tool: registry.get(tool).expect("built-in"),
+                scopes: kiln_model::BuildScope::ALL.to_vec(),
+            };
+            let (artifacts, _) = kiln_build::emit_in_memory(&request).expect("emits");
+            for (path, artifact) in artifacts {
+                out.insert(format!("{tool}/{name}/{path}"), artifact.bytes.to_vec());
+            }
+        }
+    }
+    out
+}
+
+mod shuffled {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+
+        /// The order files are discovered in never changes a byte of output.
+        #[test]
+        fn output_does_not_depend_on_discovery_order(seed in any::<u64>()) {
+            let generated = kiln_core::synth::generate(120, 9);
+            let expected = super::emitted(&generated.config, generated.files.clone());
+            let mut files = generated.files;
+            let mut state = seed | 1;
+            for i in (1..files.len()).rev() {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let j = usize::try_from(state >> 33).expect("fits") % (i + 1);
+                files.swap(i, j);
+            }
+            prop_assert_eq!(expected, super::emitted(&generated.config, files));
+        }
+    }
+}

@@ -73,13 +73,16 @@ pub fn run(
         replay(&stamp.summary, args, reporter);
         return Ok(ExitCode::SUCCESS);
     }
+    let timings = Timings::new();
     let context = located.load(args.profile.as_deref())?;
+    timings.mark("load");
     let library = &context.library;
     let mut diagnostics = context.diagnostics.clone();
     diagnostics.extend(kiln_core::validate::validate(
         library,
         &context.machine_variables(),
     ));
+    timings.mark("validate");
     let (registry, tool_problems) = ToolRegistry::for_library(library);
     diagnostics.extend(tool_problems);
     if diagnostics.has_errors() {
@@ -92,6 +95,7 @@ pub fn run(
     } else {
         vec![context.profile()?.name]
     };
+    timings.mark("tools");
     let mut resolved = Vec::new();
     for name in &profile_names {
         let profile =
@@ -157,6 +161,7 @@ pub fn run(
         strict: args.strict,
         progress: Some(&progress),
     };
+    timings.mark("resolve");
     let outcomes: Vec<Result<BuildOutcome, kiln_core::Diagnostics>> = jobs
         .par_iter()
         .map(|job| {
@@ -173,6 +178,7 @@ pub fn run(
         .collect();
 
     progress.finish();
+    timings.mark("build");
     let mut problems = kiln_core::Diagnostics::new();
     problems.extend(diagnostics);
     let mut built = Vec::new();
@@ -269,6 +275,31 @@ pub fn run(
     std::mem::forget(registry);
     std::mem::forget(context);
     Ok(code)
+}
+
+/// Stage timings on stderr when `KILN_TIMINGS` is set (for profiling kiln itself).
+struct Timings {
+    start: Option<std::cell::Cell<std::time::Instant>>,
+}
+
+impl Timings {
+    fn new() -> Timings {
+        Timings {
+            start: std::env::var_os("KILN_TIMINGS")
+                .map(|_| std::cell::Cell::new(std::time::Instant::now())),
+        }
+    }
+
+    fn mark(&self, stage: &str) {
+        if let Some(start) = &self.start {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "timing {stage}: {:.1} ms",
+                (now - start.get()).as_secs_f64() * 1000.0
+            );
+            start.set(now);
+        }
+    }
 }
 
 /// A build summary as a repeat of it would report it: nothing written, removed or rebuilt;
