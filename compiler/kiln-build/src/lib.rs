@@ -47,6 +47,54 @@ pub struct BuildOptions<'a> {
     pub strict: bool,
     /// Told how many units there are and when each is done (the CLI draws a progress bar).
     pub progress: Option<&'a dyn Progress>,
+    /// Content hashes of the library's files, computed once for all tools of a build.
+    pub hashes: Option<&'a FileHashes>,
+    /// The dist trees are as the last build left them (the stamp says so): a fresh unit's
+    /// files need not be stat'ed.
+    pub dist_intact: bool,
+}
+
+/// Content hashes of library files (documents and skill assets), by library path.
+#[derive(Debug, Default)]
+pub struct FileHashes {
+    hashes: BTreeMap<String, String>,
+}
+
+impl FileHashes {
+    /// Hashes every file of every component (in parallel; assets are read once here rather
+    /// than once per tool).
+    pub fn compute(library: &kiln_core::Library) -> FileHashes {
+        let mut paths: Vec<&String> = library
+            .components
+            .values()
+            .flat_map(|c| {
+                [&c.source, &c.meta_source]
+                    .into_iter()
+                    .chain(c.assets.iter())
+            })
+            .collect();
+        paths.sort_unstable();
+        paths.dedup();
+        let hashes = paths
+            .par_iter()
+            .filter_map(|path| {
+                file_hash(library, path)
+                    .ok()
+                    .map(|hash| ((*path).clone(), hash))
+            })
+            .collect();
+        FileHashes { hashes }
+    }
+}
+
+/// The content hash of one library file (assets with their mode).
+fn file_hash(library: &kiln_core::Library, file: &str) -> Result<String, std::io::Error> {
+    match library.source(file) {
+        Some(source) => Ok(content_hash(source.text.as_bytes())),
+        None => library
+            .read_asset(file)
+            .map(|(bytes, mode)| format!("{}:{mode:o}", content_hash(&bytes))),
+    }
 }
 
 /// Progress of a build, reported from the worker threads.
@@ -142,7 +190,7 @@ pub fn build_tool(
         .par_iter()
         .map(|unit| {
             let _done = ProgressGuard(options.progress);
-            let inputs = match fingerprint_inputs(request, unit) {
+            let inputs = match fingerprint_inputs(request, unit, options.hashes) {
                 Ok(inputs) => inputs,
                 Err(problems) => return (unit.clone(), UnitResult::Failed(problems)),
             };
@@ -151,7 +199,7 @@ pub fn build_tool(
             let cached = memo.entries.get(&key);
             let reason = match cached {
                 Some(entry) if entry.fingerprint == fingerprint => {
-                    match fresh_files(&tree, entry, previous.as_ref()) {
+                    match fresh_files(&tree, entry, previous.as_ref(), options.dist_intact) {
                         Ok(files) => return (unit.clone(), UnitResult::Fresh(files)),
                         Err(reason) => reason,
                     }
@@ -312,6 +360,7 @@ fn manifest_entry(artifact: &Artifact) -> ManifestEntry {
 fn fingerprint_inputs(
     request: &EmitRequest<'_>,
     unit: &Unit,
+    hashes: Option<&FileHashes>,
 ) -> Result<BTreeMap<String, String>, Diagnostics> {
     let library = request.library;
     let mut inputs = BTreeMap::new();
@@ -341,21 +390,19 @@ fn fingerprint_inputs(
     let mut templated = false;
     let mut errors = Diagnostics::new();
     for file in &files {
-        let hash = match library.source(file) {
-            Some(source) => content_hash(source.text.as_bytes()),
-            None => match library.read_asset(file) {
-                Ok((bytes, mode)) => format!("{}:{mode:o}", content_hash(&bytes)),
-                Err(error) => {
-                    errors.push(
-                        Diagnostic::error(
-                            "kiln::build::read",
-                            format!("failed to read `{file}`: {error}"),
-                        )
-                        .in_file(file.clone()),
-                    );
-                    continue;
-                }
-            },
+        let known = hashes.and_then(|h| h.hashes.get(file)).cloned();
+        let hash = match known.map_or_else(|| file_hash(library, file), Ok) {
+            Ok(hash) => hash,
+            Err(error) => {
+                errors.push(
+                    Diagnostic::error(
+                        "kiln::build::read",
+                        format!("failed to read `{file}`: {error}"),
+                    )
+                    .in_file(file.clone()),
+                );
+                continue;
+            }
         };
         inputs.insert(format!("file:{file}"), hash);
     }
@@ -390,6 +437,7 @@ fn fresh_files(
     tree: &std::path::Path,
     entry: &MemoEntry,
     previous: Option<&DistManifest>,
+    dist_intact: bool,
 ) -> Result<Vec<(String, ManifestEntry)>, String> {
     let Some(previous) = previous else {
         return Err("the dist manifest is missing".to_string());
@@ -402,8 +450,9 @@ fn fresh_files(
                 .files
                 .get(path)
                 .ok_or_else(|| format!("`{path}` is not in the dist manifest"))?;
-            let present = std::fs::metadata(tree.join(path))
-                .is_ok_and(|m| m.is_file() && m.len() == file.size);
+            let present = dist_intact
+                || std::fs::metadata(tree.join(path))
+                    .is_ok_and(|m| m.is_file() && m.len() == file.size);
             if present {
                 Ok((path.clone(), file.clone()))
             } else {

@@ -100,7 +100,12 @@ impl Stamp {
     /// Whether the build it records is still current: same key, and every recorded
     /// directory and file as it was.
     pub fn is_current(&self, layout: &DistLayout, key: &str) -> bool {
-        self.key == key
+        self.key == key && self.dist_is_current(layout)
+    }
+
+    /// Whether the dist trees it records are as they were (whatever changed in the library).
+    pub fn dist_is_current(&self, layout: &DistLayout) -> bool {
+        !self.dirs.is_empty()
             && self.dirs.iter().all(|(dir, time)| {
                 std::fs::metadata(layout.root.join(dir))
                     .is_ok_and(|m| m.is_dir() && modified_ns(&m) == *time)

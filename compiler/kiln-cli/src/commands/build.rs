@@ -66,13 +66,19 @@ pub fn run(
         "library": kiln_core::library::stat_digest(&located.location.root, &paths),
         "arguments": arguments,
     }));
+    let stamp = Stamp::load(&stamp_path);
     if !args.check
-        && let Some(stamp) = Stamp::load(&stamp_path)
+        && let Some(stamp) = &stamp
         && stamp.is_current(&layout, &key)
     {
         replay(&stamp.summary, args, reporter);
         return Ok(ExitCode::SUCCESS);
     }
+    // Even when the library changed, dist may be exactly as the last build left it; then the
+    // files of units that stay fresh need no stat.
+    let dist_intact = stamp
+        .as_ref()
+        .is_some_and(|stamp| stamp.dist_is_current(&layout));
     let timings = Timings::new();
     let context = located.load(args.profile.as_deref())?;
     timings.mark("load");
@@ -156,10 +162,13 @@ pub fn run(
     }
 
     let progress = crate::report::BarProgress::new(reporter);
+    let hashes = kiln_build::FileHashes::compute(library);
     let options = BuildOptions {
         check: args.check,
         strict: args.strict,
         progress: Some(&progress),
+        hashes: Some(&hashes),
+        dist_intact,
     };
     timings.mark("resolve");
     let outcomes: Vec<Result<BuildOutcome, kiln_core::Diagnostics>> = jobs
