@@ -257,3 +257,44 @@ fn generated_library_validates_through_the_cli() {
         .expect("run");
     assert_eq!(again.status.code(), Some(1));
 }
+
+#[test]
+fn tools_lists_every_builtin_and_explains_one() {
+    let library = starter();
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "tools", "--format", "json"])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        render(&output, library.path())
+    );
+    let tools: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let names: Vec<&str> = tools
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, kiln_model::BUILTIN_TOOLS);
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "tools", "codex"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("toml-merge") && text.contains(".codex/config.toml"),
+        "{text}"
+    );
+    assert!(text.contains("not expressible"), "{text}");
+    let output = library
+        .kiln()
+        .args(["--no-inherit", "tools", "codx"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("did you mean `codex`?"));
+}

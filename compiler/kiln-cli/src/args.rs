@@ -129,6 +129,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
+    /// List the tools kiln builds for (built-in and the library's own) or show one: where each
+    /// kind of component goes in each scope, what it cannot express, and how it avoids loading
+    /// things twice.
+    Tools {
+        /// Show this tool in detail.
+        tool: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
     /// Inspect the machine configuration.
     Config {
         #[command(subcommand)]

@@ -7,6 +7,7 @@ mod dev;
 mod diff;
 mod graph;
 mod resolve;
+mod tools;
 mod validate;
 
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
             command: ConfigCommand::Show { profile, format },
         } => config::show(&cli.global, profile.as_deref(), format, reporter),
         Command::Dev { command } => dev::run(&cli.global, command, reporter),
+        Command::Tools { tool, format } => {
+            tools::run(&cli.global, tool.as_deref(), format, reporter)
+        }
         Command::Diff {
             profile_a,
             profile_b,
