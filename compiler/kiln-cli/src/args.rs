@@ -92,30 +92,7 @@ pub enum Command {
     /// Compile a profile into the exact files each AI tool reads, under dist/<tool>/<profile>/.
     /// Memoised: only units whose inputs changed are emitted again, unchanged bytes are not
     /// rewritten.
-    Build {
-        /// The profile (default: the machine's profile from the configuration).
-        profile: Option<String>,
-        /// The tool to build for (claude-code, cursor, codex, …).
-        tool: Option<String>,
-        /// Build every tool the profile lists in `tools`.
-        #[arg(long, conflicts_with = "tool")]
-        all_tools: bool,
-        /// Build every profile for each of its tools.
-        #[arg(long, conflicts_with_all = ["profile", "tool", "all_tools"])]
-        all: bool,
-        /// Write nothing; exit 1 listing what is out of date (for CI).
-        #[arg(long)]
-        check: bool,
-        /// Treat "cannot express" warnings as errors.
-        #[arg(long)]
-        strict: bool,
-        /// Say why each unit was rebuilt.
-        #[arg(long)]
-        explain: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        format: OutputFormat,
-    },
+    Build(BuildArgs),
     /// Compare two profiles: which components differ, then a unified diff of every output
     /// that differs (for one tool, or every tool either profile lists). Exit 0 same, 1 different.
     Diff {
@@ -150,6 +127,33 @@ pub enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+}
+
+/// Arguments of `kiln build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The profile (default: the machine's profile from the configuration).
+    pub profile: Option<String>,
+    /// The tool to build for (claude-code, cursor, codex, …; `kiln tools` lists them).
+    pub tool: Option<String>,
+    /// Build every tool the profile lists in `tools`.
+    #[arg(long, conflicts_with = "tool")]
+    pub all_tools: bool,
+    /// Build every profile for each of its tools.
+    #[arg(long, conflicts_with_all = ["profile", "tool", "all_tools"])]
+    pub all: bool,
+    /// Write nothing; exit 1 listing what is out of date (for CI).
+    #[arg(long)]
+    pub check: bool,
+    /// Treat "cannot express" warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// Say why each unit was rebuilt.
+    #[arg(long)]
+    pub explain: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]

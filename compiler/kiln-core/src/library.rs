@@ -89,7 +89,39 @@ pub struct Component {
     pub template: Option<TemplateInfo>,
 }
 
+/// A rule's fields, whichever format it is written in.
+#[derive(Clone, Copy, Debug)]
+pub struct RuleFields<'a> {
+    /// The title (always for structured rules; when given for Markdown rules).
+    pub title: Option<&'a str>,
+    /// How it is activated (`None`: always).
+    pub activation: Option<kiln_model::Activation>,
+    /// File globs for glob activation.
+    pub globs: &'a [String],
+    /// Per-tool output format.
+    pub output: &'a BTreeMap<String, kiln_model::RuleOutput>,
+}
+
 impl Component {
+    /// The rule fields, for rules.
+    pub fn rule_fields(&self) -> Option<RuleFields<'_>> {
+        match &self.spec {
+            ComponentSpec::RuleJson(rule) => Some(RuleFields {
+                title: Some(&rule.content.title),
+                activation: rule.activation,
+                globs: &rule.globs,
+                output: &rule.output,
+            }),
+            ComponentSpec::RuleMarkdown(rule) => Some(RuleFields {
+                title: rule.title.as_deref(),
+                activation: rule.activation,
+                globs: &rule.globs,
+                output: &rule.output,
+            }),
+            _ => None,
+        }
+    }
+
     /// Priority, default 0.
     pub fn priority(&self) -> i32 {
         self.meta.priority.unwrap_or(0)

@@ -285,15 +285,7 @@ fn visit(
     let entry = &library.profiles[name];
     stack.push(name.to_string());
     for (index, parent) in entry.spec.extends.iter().enumerate() {
-        let located = |diagnostic: Diagnostic| {
-            library.locate(
-                diagnostic,
-                &entry.source,
-                Format::Json,
-                &format!("/extends/{index}"),
-                false,
-            )
-        };
+        let located = |diagnostic: Diagnostic| at_extends(library, name, index, diagnostic);
         if let Some(start) = stack.iter().position(|p| p == parent) {
             diagnostics.push(cycle_diagnostic(library, &stack[start..]));
             continue;
@@ -348,9 +340,15 @@ fn cycle_diagnostic(library: &Library, members: &[String]) -> Diagnostic {
         .iter()
         .position(|p| p == target)
         .unwrap_or(0);
+    at_extends(library, closing, index, diagnostic)
+}
+
+/// Points a diagnostic at entry `index` of profile `name`'s `extends`.
+fn at_extends(library: &Library, name: &str, index: usize, diagnostic: Diagnostic) -> Diagnostic {
+    let source = &library.profiles[name].source;
     library.locate(
         diagnostic,
-        &entry.source,
+        source,
         Format::Json,
         &format!("/extends/{index}"),
         false,

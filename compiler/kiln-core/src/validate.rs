@@ -229,31 +229,22 @@ fn check_component(
     let Some(source) = library.source(&component.source) else {
         return;
     };
+    if let Some(rule) = component.rule_fields() {
+        check_rule(
+            source,
+            component.format,
+            rule.activation,
+            rule.globs,
+            rule.output.keys(),
+            tools,
+            diagnostics,
+        );
+    }
     match &component.spec {
-        ComponentSpec::RuleJson(rule) => {
-            check_rule(
-                source,
-                component.format,
-                rule.activation,
-                &rule.globs,
-                rule.output.keys(),
-                tools,
-                diagnostics,
-            );
-        }
-        ComponentSpec::RuleMarkdown(rule) => {
-            check_rule(
-                source,
-                component.format,
-                rule.activation,
-                &rule.globs,
-                rule.output.keys(),
-                tools,
-                diagnostics,
-            );
-        }
         ComponentSpec::Mcp(mcp) => check_mcp(source, mcp, diagnostics),
-        ComponentSpec::Skill { .. }
+        ComponentSpec::RuleJson(_)
+        | ComponentSpec::RuleMarkdown(_)
+        | ComponentSpec::Skill { .. }
         | ComponentSpec::Command(_)
         | ComponentSpec::Agent(_)
         | ComponentSpec::Hook(_)

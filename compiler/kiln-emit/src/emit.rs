@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kiln_core::artifact::Artifact;
-use kiln_core::library::{Component, ComponentSpec, Library};
+use kiln_core::library::{Component, Library};
 use kiln_core::profile::Profile;
 use kiln_core::selection::{Selected, Selection};
 use kiln_core::{Diagnostic, Diagnostics};
@@ -159,11 +159,9 @@ fn allowed_for_tool(component: &Component, tool: &str) -> bool {
 }
 
 fn rule_output(component: &Component, tool: &str) -> Option<RuleOutput> {
-    match &component.spec {
-        ComponentSpec::RuleJson(rule) => rule.output.get(tool).copied(),
-        ComponentSpec::RuleMarkdown(rule) => rule.output.get(tool).copied(),
-        _ => None,
-    }
+    component
+        .rule_fields()
+        .and_then(|rule| rule.output.get(tool).copied())
 }
 
 /// Decides which outputs each selected component goes to: the first output of its kind and

@@ -152,15 +152,14 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
         mcp: None,
     };
     match &component.spec {
-        ComponentSpec::RuleJson(rule) => {
-            view.rule = Some(rule_view(
-                Some(rule.content.title.clone()),
-                rule.activation,
-                &rule.globs,
-            ));
-        }
-        ComponentSpec::RuleMarkdown(rule) => {
-            view.rule = Some(rule_view(rule.title.clone(), rule.activation, &rule.globs));
+        ComponentSpec::RuleJson(_) | ComponentSpec::RuleMarkdown(_) => {
+            if let Some(rule) = component.rule_fields() {
+                view.rule = Some(rule_view(
+                    rule.title.map(str::to_string),
+                    rule.activation,
+                    rule.globs,
+                ));
+            }
         }
         ComponentSpec::Skill { frontmatter, .. } => view.name.clone_from(&frontmatter.name),
         ComponentSpec::Command(command) => {

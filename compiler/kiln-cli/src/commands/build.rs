@@ -15,20 +15,9 @@ use kiln_store::stamp::Stamp;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::args::{GlobalArgs, OutputFormat};
+use crate::args::{BuildArgs, GlobalArgs, OutputFormat};
 use crate::report::Reporter;
 use crate::settings::Located;
-
-pub struct BuildArgs {
-    pub profile: Option<String>,
-    pub tool: Option<String>,
-    pub all_tools: bool,
-    pub all: bool,
-    pub check: bool,
-    pub strict: bool,
-    pub explain: bool,
-    pub format: OutputFormat,
-}
 
 #[derive(Serialize)]
 struct Summary<'a> {

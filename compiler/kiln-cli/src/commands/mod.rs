@@ -50,29 +50,7 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
             format,
             reporter,
         ),
-        Command::Build {
-            profile,
-            tool,
-            all_tools,
-            all,
-            check,
-            strict,
-            explain,
-            format,
-        } => build::run(
-            &cli.global,
-            &build::BuildArgs {
-                profile,
-                tool,
-                all_tools,
-                all,
-                check,
-                strict,
-                explain,
-                format,
-            },
-            reporter,
-        ),
+        Command::Build(args) => build::run(&cli.global, &args, reporter),
     }
 }
 
