@@ -5,6 +5,7 @@ mod build;
 mod cases;
 mod cli;
 mod config;
+mod deploy;
 mod resolve;
 mod scale;
 mod schemas;

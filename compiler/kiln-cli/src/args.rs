@@ -93,6 +93,13 @@ pub enum Command {
     /// Memoised: only units whose inputs changed are emitted again, unchanged bytes are not
     /// rewritten.
     Build(BuildArgs),
+    /// Put what `kiln build` produced where each tool reads it: the home directory, or a
+    /// project with --project. Plans first and writes nothing while any file kiln did not write
+    /// is in the way (exit 3); builds first if needed.
+    Deploy(DeployArgs),
+    /// Check deployed files for drift against what kiln recorded and what dist now holds.
+    /// Exit 0 synced, 1 drift.
+    Check(CheckArgs),
     /// Compare two profiles: which components differ, then a unified diff of every output
     /// that differs (for one tool, or every tool either profile lists). Exit 0 same, 1 different.
     Diff {
@@ -127,6 +134,47 @@ pub enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+}
+
+/// Arguments of `kiln deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The profile (default: the machine's profile from the configuration).
+    pub profile: Option<String>,
+    /// The tool to deploy.
+    pub tool: Option<String>,
+    /// Deploy every tool the profile lists.
+    #[arg(long, conflicts_with = "tool")]
+    pub all_tools: bool,
+    /// Deploy the project scope into this directory (default: the global scope into $HOME).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Print the plan and write nothing (exit as a real run would).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take ownership of files kiln did not write (their content is replaced).
+    #[arg(long, conflicts_with_all = ["backup", "force"])]
+    pub adopt: bool,
+    /// Move files kiln did not write aside to `<name>.kiln-backup` first.
+    #[arg(long, conflicts_with = "force")]
+    pub backup: bool,
+    /// Overwrite conflicting and drifted files.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// Arguments of `kiln check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A per-file table instead of the summary.
+    #[arg(long)]
+    pub full: bool,
+    /// Machine output on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `kiln build`.

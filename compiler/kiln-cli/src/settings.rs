@@ -23,6 +23,9 @@ pub struct Environment {
     pub kiln_no_inherit: bool,
     pub kiln_system_config: Option<PathBuf>,
     pub kiln_hostname: Option<String>,
+    pub xdg_state_home: Option<PathBuf>,
+    /// Tool-home relocation variables that are set (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `XDG_CONFIG_HOME`).
+    pub relocations: std::collections::BTreeMap<String, String>,
 }
 
 impl Environment {
@@ -37,6 +40,13 @@ impl Environment {
                 .is_some_and(|v| !matches!(v.to_string_lossy().as_ref(), "0" | "false" | "no")),
             kiln_system_config: var("KILN_SYSTEM_CONFIG").map(PathBuf::from),
             kiln_hostname: var("KILN_HOSTNAME").map(|v| v.to_string_lossy().into_owned()),
+            xdg_state_home: var("XDG_STATE_HOME").map(PathBuf::from),
+            relocations: ["CLAUDE_CONFIG_DIR", "CODEX_HOME", "XDG_CONFIG_HOME"]
+                .into_iter()
+                .filter_map(|name| {
+                    Some((name.to_string(), var(name)?.to_string_lossy().into_owned()))
+                })
+                .collect(),
         }
     }
 
@@ -201,6 +211,26 @@ impl Located {
 }
 
 impl Context {
+    /// Home, relocation variables and the state directory, for deploy and check.
+    pub fn deploy_env() -> Result<(kiln_deploy::location::DeployEnv, PathBuf), Diagnostic> {
+        let env = Environment::read();
+        let home = env.home.clone().ok_or_else(|| {
+            Diagnostic::error(
+                "kiln::deploy::no_home",
+                "HOME is not set; kiln does not know where global files go",
+            )
+            .help("set HOME (tests use a temporary one)")
+        })?;
+        let state = kiln_deploy::apply::state_dir(&home, env.xdg_state_home.as_deref());
+        Ok((
+            kiln_deploy::location::DeployEnv {
+                home,
+                vars: env.relocations,
+            },
+            state,
+        ))
+    }
+
     /// Finds and loads the library and merges the configuration layers. `profile_flag` is the
     /// profile given on the command line, if any.
     pub fn load(global: &GlobalArgs, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {

@@ -31,6 +31,7 @@ embedded! {
     MachineConfig => "config.schema.json",
     Tool => "tool.schema.json",
     DistManifest => "dist-manifest.schema.json",
+    DeployRecord => "deploy-record.schema.json",
 }
 
 /// A compiled schema and its JSON, for looking up allowed keys and values.

@@ -13,6 +13,7 @@ pub mod config;
 pub mod ids;
 pub mod manifest;
 pub mod profile;
+pub mod record;
 pub mod schema;
 pub mod tool;
 
@@ -21,4 +22,5 @@ pub use config::*;
 pub use ids::*;
 pub use manifest::*;
 pub use profile::*;
+pub use record::*;
 pub use tool::*;

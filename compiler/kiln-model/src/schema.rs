@@ -41,11 +41,13 @@ pub enum DocumentKind {
     Tool,
     /// `dist/<tool>/<profile>.manifest.json`
     DistManifest,
+    /// `$XDG_STATE_HOME/kiln/records/*.json`
+    DeployRecord,
 }
 
 impl DocumentKind {
     /// Every document kind.
-    pub const ALL: [DocumentKind; 14] = [
+    pub const ALL: [DocumentKind; 15] = [
         DocumentKind::Rule,
         DocumentKind::RuleFrontmatter,
         DocumentKind::SkillFrontmatter,
@@ -60,6 +62,7 @@ impl DocumentKind {
         DocumentKind::MachineConfig,
         DocumentKind::Tool,
         DocumentKind::DistManifest,
+        DocumentKind::DeployRecord,
     ];
 
     /// The schema's file name under `schemas/`.
@@ -79,6 +82,7 @@ impl DocumentKind {
             DocumentKind::MachineConfig => "config.schema.json",
             DocumentKind::Tool => "tool.schema.json",
             DocumentKind::DistManifest => "dist-manifest.schema.json",
+            DocumentKind::DeployRecord => "deploy-record.schema.json",
         }
     }
 
@@ -99,6 +103,7 @@ impl DocumentKind {
             DocumentKind::MachineConfig => generate::<MachineConfigSpec>(),
             DocumentKind::Tool => generate::<ToolSpec>(),
             DocumentKind::DistManifest => generate::<DistManifest>(),
+            DocumentKind::DeployRecord => generate::<crate::DeployRecord>(),
         }
     }
 }

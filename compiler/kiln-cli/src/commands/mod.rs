@@ -2,7 +2,9 @@
 //! not run at all.
 
 mod build;
+mod check;
 mod config;
+mod deploy;
 mod dev;
 mod diff;
 mod graph;
@@ -51,6 +53,8 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
             reporter,
         ),
         Command::Build(args) => build::run(&cli.global, &args, reporter),
+        Command::Deploy(args) => deploy::run(&cli.global, &args, reporter),
+        Command::Check(args) => check::run(&args, reporter),
     }
 }
 

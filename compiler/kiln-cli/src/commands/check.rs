@@ -1,0 +1,159 @@
+//! `kiln check`: the drift checker over deploy records — every file kiln deployed is synced,
+//! drifted (modified, missing, mode or type changed) or stale (dist moved on since).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use kiln_core::Diagnostic;
+use kiln_model::DeployRecord;
+use kiln_store::hash::{content_hash, json_hash};
+use serde::Serialize;
+
+use crate::args::CheckArgs;
+use crate::report::Reporter;
+use crate::settings::Context;
+
+#[derive(Clone, Debug, Serialize)]
+struct FileState {
+    tool: String,
+    profile: String,
+    scope: &'static str,
+    path: String,
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
+    let (_, state) = Context::deploy_env()?;
+    let dir = state.join("records");
+    let mut records: Vec<(std::path::PathBuf, DeployRecord)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let mut paths: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            match kiln_deploy::apply::read_record(&path) {
+                Ok(Some(record)) => records.push((path, record)),
+                Ok(None) => {}
+                Err(error) => return Err(Diagnostic::error("kiln::check::record", error.0)),
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for (_, record) in &records {
+        for (relative, entry) in &record.files {
+            let path = std::path::Path::new(&record.root).join(relative);
+            let (state, detail) = inspect(&path, entry);
+            files.push(FileState {
+                tool: record.tool.clone(),
+                profile: record.profile.clone(),
+                scope: record.scope.as_str(),
+                path: path.display().to_string(),
+                state,
+                detail,
+            });
+        }
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for file in &files {
+        *counts.entry(file.state).or_default() += 1;
+    }
+    let drift = files.iter().any(|f| f.state != "synced");
+    if args.json {
+        reporter.json(&serde_json::json!({ "synced": !drift, "counts": counts, "files": files }));
+    } else {
+        let mut out = String::new();
+        if args.full {
+            for file in &files {
+                out.push_str(&format!(
+                    "{:<9} {}/{} ({})  {}{}\n",
+                    file.state,
+                    file.tool,
+                    file.profile,
+                    file.scope,
+                    file.path,
+                    file.detail
+                        .as_ref()
+                        .map(|d| format!("  — {d}"))
+                        .unwrap_or_default()
+                ));
+            }
+        } else {
+            for file in files.iter().filter(|f| f.state != "synced") {
+                out.push_str(&format!(
+                    "{:<9} {}{}\n",
+                    file.state,
+                    file.path,
+                    file.detail
+                        .as_ref()
+                        .map(|d| format!("  — {d}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        let summary: Vec<String> = counts
+            .iter()
+            .map(|(state, n)| format!("{n} {state}"))
+            .collect();
+        out.push_str(&format!(
+            "{}: {} deployments, {}\n",
+            reporter.bold(if drift { "drift" } else { "synced" }),
+            records.len(),
+            if summary.is_empty() {
+                "no files".to_string()
+            } else {
+                summary.join(", ")
+            }
+        ));
+        reporter.stderr(&out);
+    }
+    Ok(ExitCode::from(u8::from(drift)))
+}
+
+fn inspect(
+    path: &std::path::Path,
+    entry: &kiln_model::RecordEntry,
+) -> (&'static str, Option<String>) {
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(_) => return ("missing", None),
+    };
+    if metadata.file_type().is_symlink() {
+        return ("modified", Some("replaced by a symlink".to_string()));
+    }
+    if !metadata.is_file() {
+        return ("modified", Some("is no longer a regular file".to_string()));
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return ("missing", Some("unreadable".to_string()));
+    };
+    if let (Some(format), Some(expected)) = (&entry.merge, &entry.owned_hash) {
+        let Some(format) = kiln_deploy::merge::MergeFormat::from_name(format) else {
+            return ("synced", None);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        return match kiln_deploy::merge::owned_values(format, &text, &entry.owned_keys) {
+            Ok(values) if &json_hash(&values) == expected => ("synced", None),
+            Ok(_) => ("modified", Some("kiln's keys were edited".to_string())),
+            Err(error) => (
+                "modified",
+                Some(format!("does not parse: {}", error.message)),
+            ),
+        };
+    }
+    if content_hash(&bytes) != entry.hash {
+        return ("modified", None);
+    }
+    let mode = format!("{:04o}", kiln_store::fs::mode_of(&metadata));
+    if mode != entry.mode {
+        return (
+            "mode",
+            Some(format!("mode {mode}, kiln wrote {}", entry.mode)),
+        );
+    }
+    ("synced", None)
+}

@@ -1,0 +1,180 @@
+//! Applying a plan: take the deploy lock, write every create/update with the store's atomic
+//! primitive (a conflict anywhere means nothing is written), move originals aside for
+//! `--backup`, remove what kiln created and no longer builds, then write the record.
+
+use std::path::{Path, PathBuf};
+
+use kiln_model::DeployRecord;
+use kiln_store::fs::{FsError, atomic_write, remove_file_and_empty_parents};
+
+use crate::plan::{Action, DeployError, DeployPlan};
+
+/// What applying did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    /// Files written.
+    pub written: Vec<String>,
+    /// Files removed.
+    pub removed: Vec<String>,
+    /// Backups made: (original, backup).
+    pub backups: Vec<(String, String)>,
+    /// Whether the record changed.
+    pub record_written: bool,
+}
+
+/// `$XDG_STATE_HOME/kiln` (default `~/.local/state/kiln`).
+pub fn state_dir(home: &Path, xdg_state_home: Option<&Path>) -> PathBuf {
+    xdg_state_home
+        .map_or_else(|| home.join(".local/state"), Path::to_path_buf)
+        .join("kiln")
+}
+
+/// The record file of a (tool, profile, scope, root).
+pub fn record_path(
+    state: &Path,
+    tool: &str,
+    profile: &str,
+    scope: kiln_model::BuildScope,
+    root: &Path,
+) -> PathBuf {
+    let root_key = blake3::hash(root.display().to_string().as_bytes()).to_hex();
+    state.join("records").join(format!(
+        "{tool}--{profile}--{}--{}.json",
+        scope.as_str(),
+        &root_key[..16]
+    ))
+}
+
+/// Reads a record (`Ok(None)` when there is none; an unreadable record is an error, because
+/// guessing ownership could clobber a user's file).
+pub fn read_record(path: &Path) -> Result<Option<DeployRecord>, DeployError> {
+    match kiln_store::fs::read_optional(path) {
+        Ok(None) => Ok(None),
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            DeployError(format!(
+                "deploy record `{}` is unreadable ({e}); move it aside to start over (kiln will then treat existing files as conflicts)",
+                path.display()
+            ))
+        }),
+        Err(error) => Err(DeployError(error.to_string())),
+    }
+}
+
+/// A held deploy lock; released when dropped (and by the OS if the process dies).
+pub struct DeployLock {
+    _file: std::fs::File,
+}
+
+/// Takes the OS lock that serialises deploys on this machine (waits for a running one).
+pub fn lock(state: &Path) -> Result<DeployLock, DeployError> {
+    use fs4::fs_std::FileExt;
+    std::fs::create_dir_all(state)
+        .map_err(|e| DeployError(format!("failed to create `{}`: {e}", state.display())))?;
+    let path = state.join("deploy.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| DeployError(format!("failed to open `{}`: {e}", path.display())))?;
+    file.lock_exclusive()
+        .map_err(|e| DeployError(format!("failed to lock `{}`: {e}", path.display())))?;
+    Ok(DeployLock { _file: file })
+}
+
+fn fs(error: FsError) -> DeployError {
+    DeployError(error.to_string())
+}
+
+/// Applies a plan that has no blockers and writes its record to `record_path`.
+pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployError> {
+    if let Some(blocker) = plan.blockers().next() {
+        return Err(DeployError(format!(
+            "`{}` blocks the deploy: {:?}",
+            blocker.path.display(),
+            blocker.action
+        )));
+    }
+    let mut applied = Applied::default();
+    let mut record = plan.record.clone();
+    let root = PathBuf::from(&record.root);
+    for step in &plan.steps {
+        let display = step.path.display().to_string();
+        match &step.action {
+            Action::Create | Action::Update | Action::Adopt => {
+                let bytes = step.bytes.as_deref().unwrap_or_default();
+                note_created_dirs(&root, &step.path, &mut record);
+                atomic_write(&step.path, bytes, step.mode).map_err(fs)?;
+                applied.written.push(display);
+            }
+            Action::Backup { to } => {
+                std::fs::rename(&step.path, to).map_err(|e| {
+                    DeployError(format!("failed to move `{display}` to `{to}`: {e}"))
+                })?;
+                applied.backups.push((display.clone(), to.clone()));
+                let bytes = step.bytes.as_deref().unwrap_or_default();
+                atomic_write(&step.path, bytes, step.mode).map_err(fs)?;
+                applied.written.push(display);
+            }
+            Action::Remove => {
+                let stop = created_dir_stop(&root, &step.path, &record);
+                remove_file_and_empty_parents(&step.path, &stop).map_err(fs)?;
+                applied.removed.push(display);
+            }
+            Action::Keep
+            | Action::Drift { .. }
+            | Action::Conflict { .. }
+            | Action::Refused { .. } => {}
+        }
+    }
+    record.created_dirs.retain(|dir| root.join(dir).is_dir());
+    record.created_dirs.sort();
+    record.created_dirs.dedup();
+    let mut bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
+    bytes.push(b'\n');
+    if kiln_store::fs::read_optional(record_path)
+        .ok()
+        .flatten()
+        .as_deref()
+        != Some(bytes.as_slice())
+    {
+        atomic_write(record_path, &bytes, 0o600).map_err(fs)?;
+        applied.record_written = true;
+    }
+    Ok(applied)
+}
+
+/// Records the directories a write is about to create below the root.
+fn note_created_dirs(root: &Path, path: &Path, record: &mut DeployRecord) {
+    let Ok(relative) = path.strip_prefix(root) else {
+        return;
+    };
+    let mut current = root.to_path_buf();
+    let components: Vec<_> = relative.components().collect();
+    for component in &components[..components.len().saturating_sub(1)] {
+        current.push(component);
+        if std::fs::symlink_metadata(&current).is_err()
+            && let Ok(dir) = current.strip_prefix(root)
+        {
+            record
+                .created_dirs
+                .push(dir.to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+/// Empty parents are removed up to (not including) the deepest ancestor kiln did not create.
+fn created_dir_stop(root: &Path, path: &Path, record: &DeployRecord) -> PathBuf {
+    let mut stop = path
+        .parent()
+        .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+    while stop != root
+        && let Ok(relative) = stop.strip_prefix(root)
+        && record.created_dirs.iter().any(|d| Path::new(d) == relative)
+    {
+        stop = stop
+            .parent()
+            .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+    }
+    stop
+}

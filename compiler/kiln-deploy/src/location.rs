@@ -1,0 +1,263 @@
+//! Where a dist file lives: the root it is deployed into (the home directory, a relocated tool
+//! home such as `$CLAUDE_CONFIG_DIR`, or a project) and its path below that root — and the
+//! sandbox every live path must stay in.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use kiln_model::BuildScope;
+
+/// The environment deploy needs, read by the CLI.
+#[derive(Clone, Debug, Default)]
+pub struct DeployEnv {
+    /// The home directory.
+    pub home: PathBuf,
+    /// Relocation variables that are set: `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `XDG_CONFIG_HOME`.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// Tool homes that move with an environment variable (tool-formats.md §2, §4; XDG).
+/// `(tool or "*", dist prefix, variable)`: a global dist path starting with the prefix is
+/// deployed under the variable's directory instead of the home directory.
+const RELOCATIONS: &[(&str, &str, &str)] = &[
+    ("claude-code", ".claude/", "CLAUDE_CONFIG_DIR"),
+    ("claude-code", ".claude.json", "CLAUDE_CONFIG_DIR"),
+    ("codex", ".codex/", "CODEX_HOME"),
+    ("*", ".config/", "XDG_CONFIG_HOME"),
+];
+
+/// A live location: the root it must stay inside and the path below it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The sandbox root.
+    pub root: PathBuf,
+    /// `/`-separated path below the root.
+    pub relative: String,
+}
+
+impl Location {
+    /// The absolute path.
+    pub fn path(&self) -> PathBuf {
+        self.root.join(&self.relative)
+    }
+}
+
+/// Where the dist path `relative` (below `global/` or `project/`) of `tool` is deployed.
+pub fn locate(
+    env: &DeployEnv,
+    tool: &str,
+    scope: BuildScope,
+    project: Option<&Path>,
+    relative: &str,
+) -> Location {
+    match scope {
+        BuildScope::Project => Location {
+            root: project.map_or_else(|| env.home.clone(), Path::to_path_buf),
+            relative: relative.to_string(),
+        },
+        BuildScope::Global => {
+            for (owner, prefix, variable) in RELOCATIONS {
+                let Some(dir) = env.vars.get(*variable) else {
+                    continue;
+                };
+                if *owner != "*" && *owner != tool {
+                    continue;
+                }
+                if prefix.ends_with('/') {
+                    if let Some(rest) = relative.strip_prefix(prefix) {
+                        return Location {
+                            root: PathBuf::from(dir),
+                            relative: rest.to_string(),
+                        };
+                    }
+                } else if relative == *prefix {
+                    // A single file (`.claude.json`) keeps its name inside the relocated home.
+                    return Location {
+                        root: PathBuf::from(dir),
+                        relative: (*prefix).to_string(),
+                    };
+                }
+            }
+            Location {
+                root: env.home.clone(),
+                relative: relative.to_string(),
+            }
+        }
+    }
+}
+
+/// Why a path is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+/// Names Windows reserves (refused everywhere, so a library stays portable).
+const RESERVED: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// Checks a relative path's text: no `..`, no absolute or drive paths, no NUL or control
+/// characters, no reserved names, no trailing dots or spaces, no over-long names.
+pub fn check_relative(relative: &str) -> Result<(), Refusal> {
+    let refuse = |why: &str| Err(Refusal(format!("`{}` {why}", relative.escape_debug())));
+    if relative.is_empty() {
+        return refuse("is empty");
+    }
+    if relative.len() > 4096 {
+        return refuse("is too long");
+    }
+    if relative.starts_with('/')
+        || relative.starts_with('\\')
+        || relative.chars().nth(1) == Some(':')
+    {
+        return refuse("is absolute");
+    }
+    if relative
+        .chars()
+        .any(|c| c == '\0' || c.is_control() || c == '\\')
+    {
+        return refuse("contains a NUL, control character or backslash");
+    }
+    for segment in relative.split('/') {
+        if segment.is_empty() || segment == "." || segment == ".." {
+            return refuse("has an empty, `.` or `..` segment");
+        }
+        if segment.len() > 255 {
+            return refuse("has a name longer than 255 bytes");
+        }
+        if segment.ends_with('.') || segment.ends_with(' ') {
+            return refuse("has a name ending in a dot or space");
+        }
+        let stem = segment
+            .split('.')
+            .next()
+            .unwrap_or(segment)
+            .to_ascii_uppercase();
+        if RESERVED.contains(&stem.as_str()) {
+            return refuse("uses a name Windows reserves");
+        }
+        if segment
+            .chars()
+            .any(|c| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*'))
+        {
+            return refuse("has a character that is not portable in file names");
+        }
+    }
+    Ok(())
+}
+
+/// Checks that writing `location` cannot leave its root: every existing ancestor below the
+/// root is a real directory or (global scope only) a symlink that resolves inside the root; in
+/// project scope no symlink is followed at all. The file itself is checked by the planner.
+pub fn check_sandbox(location: &Location, scope: BuildScope) -> Result<(), Refusal> {
+    check_relative(&location.relative)?;
+    let root = location
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| location.root.clone());
+    let mut current = location.root.clone();
+    let segments: Vec<&str> = location.relative.split('/').collect();
+    for segment in &segments[..segments.len().saturating_sub(1)] {
+        current.push(segment);
+        let Ok(metadata) = std::fs::symlink_metadata(&current) else {
+            return Ok(());
+        };
+        if metadata.file_type().is_symlink() {
+            if scope == BuildScope::Project {
+                return Err(Refusal(format!(
+                    "`{}` is a symlink; in a project kiln never follows a symlink",
+                    current.display()
+                )));
+            }
+            let target = current.canonicalize().map_err(|_| {
+                Refusal(format!(
+                    "`{}` is a dangling or looping symlink",
+                    current.display()
+                ))
+            })?;
+            if !target.starts_with(&root) {
+                return Err(Refusal(format!(
+                    "`{}` is a symlink to `{}`, outside `{}`",
+                    current.display(),
+                    target.display(),
+                    root.display()
+                )));
+            }
+        } else if !metadata.is_dir() {
+            return Err(Refusal(format!(
+                "`{}` is not a directory",
+                current.display()
+            )));
+        }
+    }
+    // Belt and braces: the joined path must not climb out lexically either.
+    if Path::new(&location.relative)
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(Refusal(format!("`{}` leaves its root", location.relative)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "C:/x",
+            "a\\b",
+            "a\0b",
+            "CON",
+            "dir/aux.txt",
+            "name.",
+            "name ",
+            "a/b?c",
+            "\u{7}bell",
+        ] {
+            assert!(check_relative(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            ".claude/skills/x/SKILL.md",
+            "AGENTS.md",
+            ".config/zed/settings.json",
+            "naïve/ünïcode.md",
+        ] {
+            assert!(check_relative(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn relocation_variables_move_tool_homes() {
+        let env = DeployEnv {
+            home: PathBuf::from("/home/u"),
+            vars: BTreeMap::from([("CLAUDE_CONFIG_DIR".to_string(), "/cfg/claude".to_string())]),
+        };
+        let at = locate(
+            &env,
+            "claude-code",
+            BuildScope::Global,
+            None,
+            ".claude/rules/a.md",
+        );
+        assert_eq!(at.path(), PathBuf::from("/cfg/claude/rules/a.md"));
+        let at = locate(
+            &env,
+            "claude-code",
+            BuildScope::Global,
+            None,
+            ".claude.json",
+        );
+        assert_eq!(at.path(), PathBuf::from("/cfg/claude/.claude.json"));
+        let at = locate(&env, "cursor", BuildScope::Global, None, ".claude/x");
+        assert_eq!(at.path(), PathBuf::from("/home/u/.claude/x"));
+    }
+}

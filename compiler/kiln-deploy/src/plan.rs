@@ -1,0 +1,620 @@
+//! The deploy plan: for every file of a (tool, profile, scope) build, what deploying it would
+//! do — create, update, keep, remove, adopt, back up — or why it cannot (a conflict with a file
+//! kiln did not write, drift in a file the user edited, a path the sandbox refuses). Computed
+//! completely before anything is written; `--dry-run`, `kiln check` and deploy share it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use kiln_model::{
+    BuildScope, DeployRecord, DistManifest, ManifestEntry, RECORD_VERSION, RecordEntry,
+};
+use kiln_store::dist::DistLayout;
+use kiln_store::hash::{content_hash, json_hash};
+use serde::Serialize;
+
+use crate::location::{DeployEnv, Location, check_relative, check_sandbox, locate};
+use crate::merge::{MergeFormat, merge, owned_values};
+
+/// How to treat files kiln did not write, and files the user changed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeployOptions {
+    /// Take ownership of conflicting files (their content is replaced).
+    pub adopt: bool,
+    /// Move conflicting files aside to `<name>.kiln-backup` first.
+    pub backup: bool,
+    /// Overwrite conflicts and drifted files.
+    pub force: bool,
+}
+
+/// What deploying one file does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// The file does not exist; kiln writes it.
+    Create,
+    /// kiln's file (or kiln's keys) changed in dist; kiln rewrites it.
+    Update,
+    /// Already as dist says.
+    Keep,
+    /// kiln deployed it earlier, dist no longer has it, and it is unchanged: removed.
+    Remove,
+    /// A file kiln did not write; `--adopt` takes it over.
+    Adopt,
+    /// A file kiln did not write; `--backup` moves it aside first.
+    Backup {
+        /// Where the original goes.
+        to: String,
+    },
+    /// A file kiln did not write is in the way (nothing is written while any conflict remains).
+    Conflict {
+        /// What is in the way.
+        reason: String,
+    },
+    /// The user changed kiln's file since the last deploy: left alone (`--force` overwrites).
+    Drift {
+        /// What changed.
+        reason: String,
+    },
+    /// The path is refused by the sandbox.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One file of the plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    /// The dist path below the scope (`.claude/rules/a.md`).
+    pub relative: String,
+    /// The live path.
+    pub path: PathBuf,
+    /// What happens.
+    #[serde(flatten)]
+    pub action: Action,
+    /// The bytes to write (create, update, adopt, backup).
+    #[serde(skip)]
+    pub bytes: Option<Vec<u8>>,
+    /// The mode to give the file.
+    #[serde(skip)]
+    pub mode: u32,
+    /// The record entry after this step (None: not recorded).
+    #[serde(skip)]
+    pub entry: Option<RecordEntry>,
+}
+
+/// A complete plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeployPlan {
+    /// The tool.
+    pub tool: String,
+    /// The profile.
+    pub profile: String,
+    /// The scope.
+    pub scope: BuildScope,
+    /// Every file, sorted by dist path.
+    pub steps: Vec<Step>,
+    /// The record to write once applied.
+    #[serde(skip)]
+    pub record: DeployRecord,
+}
+
+impl DeployPlan {
+    /// Steps that block the deploy (conflicts and refusals).
+    pub fn blockers(&self) -> impl Iterator<Item = &Step> {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Conflict { .. } | Action::Refused { .. }))
+    }
+
+    /// Whether anything would be written.
+    pub fn writes(&self) -> bool {
+        self.steps.iter().any(|s| {
+            matches!(
+                s.action,
+                Action::Create
+                    | Action::Update
+                    | Action::Remove
+                    | Action::Adopt
+                    | Action::Backup { .. }
+            )
+        })
+    }
+}
+
+/// What to deploy: one built (tool, profile), one scope, into one root.
+pub struct DeployRequest<'a> {
+    /// Where dist is.
+    pub layout: &'a DistLayout,
+    /// The dist manifest.
+    pub manifest: &'a DistManifest,
+    /// The scope to deploy.
+    pub scope: BuildScope,
+    /// The project root (project scope).
+    pub project: Option<&'a Path>,
+    /// Home and relocation variables.
+    pub env: &'a DeployEnv,
+    /// The previous record for this root, if any.
+    pub previous: Option<&'a DeployRecord>,
+}
+
+/// A deploy that cannot even be planned (dist missing or corrupt, an unparsable shared file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployError(pub String);
+
+impl std::fmt::Display for DeployError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DeployError {}
+
+/// The state of a live path.
+enum Live {
+    Missing,
+    File { bytes: Vec<u8>, mode: u32 },
+    Other(&'static str),
+}
+
+fn read_live(path: &Path) -> Result<Live, DeployError> {
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Live::Missing),
+        Err(error) => {
+            return Err(DeployError(format!(
+                "failed to inspect `{}`: {error}",
+                path.display()
+            )));
+        }
+    };
+    if metadata.file_type().is_symlink() {
+        return Ok(Live::Other("a symlink"));
+    }
+    if metadata.is_dir() {
+        return Ok(Live::Other("a directory"));
+    }
+    if !metadata.is_file() {
+        return Ok(Live::Other("not a regular file"));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| DeployError(format!("failed to read `{}`: {e}", path.display())))?;
+    Ok(Live::File {
+        bytes,
+        mode: kiln_store::fs::mode_of(&metadata),
+    })
+}
+
+/// The root a scope deploys into, for the record.
+pub fn scope_root(env: &DeployEnv, scope: BuildScope, project: Option<&Path>) -> PathBuf {
+    match (scope, project) {
+        (BuildScope::Project, Some(project)) => project.to_path_buf(),
+        _ => env.home.clone(),
+    }
+}
+
+/// Plans deploying `request`.
+pub fn plan(
+    request: &DeployRequest<'_>,
+    options: DeployOptions,
+) -> Result<DeployPlan, DeployError> {
+    let manifest = request.manifest;
+    let tree = request.layout.tree(&manifest.tool, &manifest.profile);
+    let prefix = format!("{}/", request.scope.as_str());
+    let empty = BTreeMap::new();
+    let previous_files = request.previous.map_or(&empty, |r| &r.files);
+    let mut steps = Vec::new();
+    let mut wanted = BTreeSet::new();
+    for (dist_path, entry) in &manifest.files {
+        let Some(relative) = dist_path.strip_prefix(&prefix) else {
+            continue;
+        };
+        wanted.insert(relative.to_string());
+        let location = locate(
+            request.env,
+            &manifest.tool,
+            request.scope,
+            request.project,
+            relative,
+        );
+        let step = match check_sandbox(&location, request.scope) {
+            Err(refusal) => step(relative, &location, Action::Refused { reason: refusal.0 }),
+            Ok(()) => {
+                let dist_bytes = std::fs::read(tree.join(dist_path)).map_err(|e| {
+                    DeployError(format!(
+                        "failed to read `{dist_path}` from dist: {e}; run `kiln build` first"
+                    ))
+                })?;
+                if content_hash(&dist_bytes) != entry.hash {
+                    return Err(DeployError(format!(
+                        "dist file `{dist_path}` does not match its manifest; run `kiln build` again"
+                    )));
+                }
+                let previous = previous_files.get(relative);
+                match &entry.merge {
+                    Some(format) => plan_merge(
+                        relative,
+                        &location,
+                        entry,
+                        format,
+                        &dist_bytes,
+                        previous,
+                        options,
+                    )?,
+                    None => plan_owned(relative, &location, entry, dist_bytes, previous, options)?,
+                }
+            }
+        };
+        steps.push(step);
+    }
+    // Files kiln deployed before that dist no longer has.
+    for (relative, recorded) in previous_files {
+        if wanted.contains(relative) || check_relative(relative).is_err() {
+            continue;
+        }
+        let location = locate(
+            request.env,
+            &manifest.tool,
+            request.scope,
+            request.project,
+            relative,
+        );
+        if check_sandbox(&location, request.scope).is_err() {
+            continue;
+        }
+        steps.push(plan_removal(relative, &location, recorded, options)?);
+    }
+    steps.sort_by(|a, b| a.relative.cmp(&b.relative));
+    let root = scope_root(request.env, request.scope, request.project);
+    let files = steps
+        .iter()
+        .filter_map(|s| s.entry.clone().map(|e| (s.relative.clone(), e)))
+        .collect();
+    let record = DeployRecord {
+        version: RECORD_VERSION,
+        tool: manifest.tool.clone(),
+        profile: manifest.profile.clone(),
+        scope: request.scope,
+        root: root.display().to_string(),
+        files,
+        created_dirs: request
+            .previous
+            .map(|r| r.created_dirs.clone())
+            .unwrap_or_default(),
+    };
+    Ok(DeployPlan {
+        tool: manifest.tool.clone(),
+        profile: manifest.profile.clone(),
+        scope: request.scope,
+        steps,
+        record,
+    })
+}
+
+fn step(relative: &str, location: &Location, action: Action) -> Step {
+    Step {
+        relative: relative.to_string(),
+        path: location.path(),
+        action,
+        bytes: None,
+        mode: 0o644,
+        entry: None,
+    }
+}
+
+fn parse_mode(mode: &str) -> u32 {
+    u32::from_str_radix(mode, 8).unwrap_or(0o644)
+}
+
+fn plan_owned(
+    relative: &str,
+    location: &Location,
+    entry: &ManifestEntry,
+    dist_bytes: Vec<u8>,
+    previous: Option<&RecordEntry>,
+    options: DeployOptions,
+) -> Result<Step, DeployError> {
+    let mode = parse_mode(&entry.mode);
+    let hash = entry.hash.clone();
+    let recorded = |created: bool| RecordEntry {
+        hash: hash.clone(),
+        mode: entry.mode.clone(),
+        dist_hash: entry.hash.clone(),
+        merge: None,
+        owned_keys: Vec::new(),
+        owned_hash: None,
+        created,
+    };
+    let created_before = previous.is_some_and(|p| p.created);
+    let mut result = step(relative, location, Action::Keep);
+    result.mode = mode;
+    let write = |mut s: Step, action: Action, created: bool| {
+        s.action = action;
+        s.bytes = Some(dist_bytes.clone());
+        s.entry = Some(recorded(created));
+        s
+    };
+    match read_live(&location.path())? {
+        Live::Missing => Ok(write(
+            result,
+            Action::Create,
+            previous.is_none() || created_before,
+        )),
+        Live::Other(what) => Ok(Step {
+            action: match previous {
+                Some(_) if options.force => {
+                    return Ok(write(result, Action::Update, created_before));
+                }
+                Some(_) => Action::Drift {
+                    reason: format!("replaced by {what}"),
+                },
+                None => Action::Conflict {
+                    reason: format!("is {what}"),
+                },
+            },
+            entry: previous.cloned(),
+            ..result
+        }),
+        Live::File {
+            bytes,
+            mode: live_mode,
+        } => {
+            let live_hash = content_hash(&bytes);
+            match previous {
+                Some(previous) if live_hash == previous.hash => {
+                    if live_hash == entry.hash && live_mode == mode {
+                        result.entry = Some(recorded(created_before));
+                        Ok(result)
+                    } else {
+                        Ok(write(result, Action::Update, created_before))
+                    }
+                }
+                Some(previous) if live_hash == entry.hash => {
+                    // Edited to exactly what dist now holds: nothing to do.
+                    result.entry = Some(RecordEntry {
+                        mode: previous.mode.clone(),
+                        ..recorded(created_before)
+                    });
+                    Ok(result)
+                }
+                Some(previous) if options.force => {
+                    Ok(write(result, Action::Update, previous.created))
+                }
+                Some(previous) => Ok(Step {
+                    action: Action::Drift {
+                        reason: "modified since kiln deployed it".to_string(),
+                    },
+                    entry: Some(previous.clone()),
+                    ..result
+                }),
+                None if live_hash == entry.hash => {
+                    // Someone (or an earlier kiln) already put exactly this file there.
+                    result.entry = Some(recorded(false));
+                    Ok(result)
+                }
+                None if options.force => Ok(write(result, Action::Update, false)),
+                None if options.adopt => Ok(write(result, Action::Adopt, false)),
+                None if options.backup => {
+                    let to = backup_path(&location.path());
+                    Ok(write(
+                        result,
+                        Action::Backup {
+                            to: to.display().to_string(),
+                        },
+                        false,
+                    ))
+                }
+                None => Ok(Step {
+                    action: Action::Conflict {
+                        reason: "exists and was not written by kiln".to_string(),
+                    },
+                    ..result
+                }),
+            }
+        }
+    }
+}
+
+/// `<name>.kiln-backup`, or `.kiln-backup.1`, `.2`, … when taken: a backup is never overwritten.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let first = path.with_file_name(format!("{name}.kiln-backup"));
+    if std::fs::symlink_metadata(&first).is_err() {
+        return first;
+    }
+    (1..)
+        .map(|n| path.with_file_name(format!("{name}.kiln-backup.{n}")))
+        .find(|candidate| std::fs::symlink_metadata(candidate).is_err())
+        .unwrap_or(first)
+}
+
+fn fragment_value(format: MergeFormat, bytes: &[u8]) -> Result<serde_json::Value, DeployError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| DeployError("a merge fragment is not UTF-8".to_string()))?;
+    match format {
+        MergeFormat::Toml => toml::from_str::<toml::Table>(text)
+            .map_err(|e| DeployError(format!("a TOML merge fragment does not parse: {e}")))
+            .and_then(|table| serde_json::to_value(table).map_err(|e| DeployError(e.to_string()))),
+        MergeFormat::Json | MergeFormat::Jsonc => serde_json::from_str(text)
+            .map_err(|e| DeployError(format!("a JSON merge fragment does not parse: {e}"))),
+    }
+}
+
+fn plan_merge(
+    relative: &str,
+    location: &Location,
+    entry: &ManifestEntry,
+    format_name: &str,
+    dist_bytes: &[u8],
+    previous: Option<&RecordEntry>,
+    options: DeployOptions,
+) -> Result<Step, DeployError> {
+    let format = MergeFormat::from_name(format_name).ok_or_else(|| {
+        DeployError(format!(
+            "unknown merge format `{format_name}` in the manifest"
+        ))
+    })?;
+    let fragment = fragment_value(format, dist_bytes)?;
+    let owned = &entry.owned_keys;
+    let previously_owned: Vec<String> = previous.map(|p| p.owned_keys.clone()).unwrap_or_default();
+    let mut result = step(relative, location, Action::Keep);
+    let path = location.path();
+    let fail = |e: crate::merge::MergeError| {
+        DeployError(format!(
+            "`{}` does not parse ({}:{}: {}); kiln never replaces a shared file it cannot read — fix it or move it aside",
+            path.display(),
+            e.line,
+            e.column,
+            e.message
+        ))
+    };
+    let recorded = |text: &str, created: bool| -> Result<RecordEntry, DeployError> {
+        let values = owned_values(format, text, owned).map_err(fail)?;
+        Ok(RecordEntry {
+            hash: content_hash(text.as_bytes()),
+            mode: entry.mode.clone(),
+            dist_hash: entry.hash.clone(),
+            merge: Some(format_name.to_string()),
+            owned_keys: owned.clone(),
+            owned_hash: Some(json_hash(&values)),
+            created,
+        })
+    };
+    match read_live(&path)? {
+        Live::Missing => {
+            let text = merge(format, None, &fragment, owned, &[]).map_err(fail)?;
+            result.entry = Some(recorded(&text, true)?);
+            result.bytes = Some(text.into_bytes());
+            result.mode = parse_mode(&entry.mode);
+            result.action = Action::Create;
+            Ok(result)
+        }
+        Live::Other(what) => {
+            result.action = Action::Conflict {
+                reason: format!("is {what}; kiln merges only into regular files"),
+            };
+            result.entry = previous.cloned();
+            Ok(result)
+        }
+        Live::File { bytes, mode } => {
+            let live = String::from_utf8(bytes)
+                .map_err(|_| DeployError(format!("`{}` is not UTF-8", path.display())))?;
+            result.mode = mode; // a shared file keeps its mode
+            // Did the user change kiln's keys since the last deploy?
+            if let Some(previous) = previous
+                && let Some(expected) = &previous.owned_hash
+            {
+                let current = owned_values(format, &live, &previous.owned_keys).map_err(fail)?;
+                if &json_hash(&current) != expected && !options.force {
+                    result.action = Action::Drift {
+                        reason: "kiln's keys were edited since the last deploy".to_string(),
+                    };
+                    result.entry = Some(previous.clone());
+                    return Ok(result);
+                }
+            } else if !options.force && !options.adopt {
+                // First deploy into an existing file: the user's own entries under kiln's keys
+                // are conflicts (equal ones are fine).
+                let current = owned_values(format, &live, owned).map_err(fail)?;
+                let wanted =
+                    owned_values(format, &serde_json_text(&fragment), owned).map_err(fail)?;
+                let clashing: Vec<&String> = current
+                    .iter()
+                    .filter(|(k, v)| v.is_some() && wanted.get(*k) != Some(*v))
+                    .map(|(k, _)| k)
+                    .collect();
+                if !clashing.is_empty() {
+                    result.action = Action::Conflict {
+                        reason: format!(
+                            "already has {} that kiln would replace",
+                            clashing
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    return Ok(result);
+                }
+            }
+            let merged =
+                merge(format, Some(&live), &fragment, owned, &previously_owned).map_err(fail)?;
+            result.entry = Some(recorded(&merged, previous.is_some_and(|p| p.created))?);
+            if merged != live {
+                result.action = Action::Update;
+                result.bytes = Some(merged.into_bytes());
+            }
+            Ok(result)
+        }
+    }
+}
+
+/// The fragment as JSON text, for reading owned values out of it like a live file.
+fn serde_json_text(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn plan_removal(
+    relative: &str,
+    location: &Location,
+    recorded: &RecordEntry,
+    options: DeployOptions,
+) -> Result<Step, DeployError> {
+    let path = location.path();
+    let mut result = step(relative, location, Action::Remove);
+    if let Some(format_name) = &recorded.merge {
+        // A shared file: kiln's keys are removed, the file stays.
+        let Some(format) = MergeFormat::from_name(format_name) else {
+            return Ok(result);
+        };
+        let Live::File { bytes, mode } = read_live(&path)? else {
+            result.action = Action::Keep;
+            return Ok(result);
+        };
+        let live = String::from_utf8_lossy(&bytes).into_owned();
+        let merged = merge(
+            format,
+            Some(&live),
+            &serde_json::json!({}),
+            &[],
+            &recorded.owned_keys,
+        )
+        .map_err(|e| {
+            DeployError(format!(
+                "`{}` does not parse: {}",
+                path.display(),
+                e.message
+            ))
+        })?;
+        result.mode = mode;
+        result.action = if merged == live {
+            Action::Keep
+        } else {
+            Action::Update
+        };
+        result.bytes = Some(merged.into_bytes());
+        return Ok(result);
+    }
+    match read_live(&path)? {
+        Live::Missing => result.action = Action::Keep,
+        // Only what kiln created is ever deleted: an adopted file is released, not removed.
+        Live::File { .. } if !recorded.created => result.action = Action::Keep,
+        Live::File { bytes, .. } if content_hash(&bytes) == recorded.hash || options.force => {}
+        Live::File { .. } => {
+            result.action = Action::Drift {
+                reason: "modified since kiln deployed it; not removed".to_string(),
+            };
+            result.entry = Some(recorded.clone());
+        }
+        Live::Other(what) => {
+            result.action = Action::Drift {
+                reason: format!("replaced by {what}; not removed"),
+            };
+        }
+    }
+    Ok(result)
+}

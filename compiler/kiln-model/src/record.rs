@@ -1,0 +1,59 @@
+//! Deploy records, `$XDG_STATE_HOME/kiln/records/*.json`: what kiln wrote into one root for one
+//! (tool, profile, scope), so the next deploy knows which files are its own and whether the
+//! user changed them since.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::BuildScope;
+
+/// The current record format.
+pub const RECORD_VERSION: u32 = 1;
+
+/// One file kiln deployed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct RecordEntry {
+    /// `blake3:<hex>` of the whole file as kiln left it.
+    pub hash: String,
+    /// Unix mode kiln gave it, octal text.
+    pub mode: String,
+    /// The dist manifest hash it was deployed from (to tell a stale deploy from a live edit).
+    pub dist_hash: String,
+    /// For files shared with the user: `json`, `jsonc` or `toml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<String>,
+    /// For shared files: the keys kiln owns, as JSON pointers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owned_keys: Vec<String>,
+    /// For shared files: `blake3:<hex>` of kiln's values at those keys (the user's other keys
+    /// may change freely).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_hash: Option<String>,
+    /// kiln created the file (it did not exist before): removing it later is allowed.
+    #[serde(default)]
+    pub created: bool,
+}
+
+/// What kiln deployed into one root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct DeployRecord {
+    /// Format version ([`RECORD_VERSION`]).
+    pub version: u32,
+    /// The tool.
+    pub tool: String,
+    /// The profile.
+    pub profile: String,
+    /// The scope.
+    pub scope: BuildScope,
+    /// The absolute root deployed into (the home directory or a project).
+    pub root: String,
+    /// Every file kiln deployed, by path relative to the root.
+    pub files: BTreeMap<String, RecordEntry>,
+    /// Directories kiln created (removed again when they become empty), relative to the root.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<String>,
+}

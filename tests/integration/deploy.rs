@@ -1,0 +1,397 @@
+//! `kiln deploy` and `kiln check` end to end, with a temporary HOME and state directory:
+//! creation, idempotence, conflicts (adopt / backup / force), merges that keep the user's
+//! keys, drift, pruning, dry-run purity, the sandbox and tool-home relocation.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::{TempLibrary, copy_tree, render, repo_root};
+
+struct Machine {
+    library: TempLibrary,
+    home: tempfile::TempDir,
+    state: tempfile::TempDir,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        let library = TempLibrary::new();
+        let root = repo_root();
+        std::fs::copy(root.join("kiln.toml"), library.path().join("kiln.toml")).expect("kiln.toml");
+        for folder in ["components", "profiles"] {
+            copy_tree(&root.join(folder), &library.path().join(folder));
+        }
+        Machine {
+            library,
+            home: tempfile::tempdir().expect("home"),
+            state: tempfile::tempdir().expect("state"),
+        }
+    }
+
+    fn kiln(&self, args: &[&str]) -> std::process::Output {
+        self.library
+            .kiln()
+            .env("HOME", self.home.path())
+            .env("XDG_STATE_HOME", self.state.path())
+            .env_remove("CLAUDE_CONFIG_DIR")
+            .env_remove("CODEX_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .arg("--no-inherit")
+            .args(args)
+            .output()
+            .expect("run kiln")
+    }
+
+    fn home(&self, relative: &str) -> PathBuf {
+        self.home.path().join(relative)
+    }
+}
+
+fn text(output: &std::process::Output, machine: &Machine) -> String {
+    render(output, machine.library.path())
+}
+
+/// Type, mode, size, mtime, inode and content hash of every entry under `dir`.
+fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let metadata = std::fs::symlink_metadata(&path).expect("stat");
+            let kind = if metadata.file_type().is_symlink() {
+                "link"
+            } else if metadata.is_dir() {
+                stack.push(path.clone());
+                "dir"
+            } else {
+                "file"
+            };
+            let hash = if kind == "file" {
+                blake3::hash(&std::fs::read(&path).expect("read"))
+                    .to_hex()
+                    .to_string()
+            } else {
+                String::new()
+            };
+            out.insert(
+                path.display().to_string(),
+                format!(
+                    "{kind} {:o} {} {:?} {} {hash}",
+                    mode(&metadata),
+                    metadata.len(),
+                    metadata.modified().ok(),
+                    inode(&metadata)
+                ),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+fn mode(metadata: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    metadata.permissions().mode() & 0o7777
+}
+#[cfg(unix)]
+fn inode(metadata: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    metadata.ino()
+}
+#[cfg(not(unix))]
+fn mode(_: &std::fs::Metadata) -> u32 {
+    0
+}
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
+}
+
+#[test]
+fn deploy_creates_files_and_a_second_run_writes_nothing() {
+    let machine = Machine::new();
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert!(machine.home(".claude/rules/git-workflow.md").is_file());
+    assert!(
+        machine
+            .home(".claude/skills/homebrew-formula/scripts/check-formula.sh")
+            .is_file()
+    );
+    let claude: Value =
+        serde_json::from_slice(&std::fs::read(machine.home(".claude.json")).expect("read"))
+            .expect("json");
+    assert!(claude["mcpServers"]["memory"].is_object());
+    assert_eq!(
+        claude["mcpServers"]["context7"]["env"]["CONTEXT7_API_KEY"],
+        "op://Private/Context7/api-key"
+    );
+    let records: Vec<_> = std::fs::read_dir(machine.state.path().join("kiln/records"))
+        .expect("records")
+        .collect();
+    assert_eq!(records.len(), 1);
+
+    let before = (
+        snapshot(machine.home.path()),
+        snapshot(machine.state.path()),
+    );
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert_eq!(
+        before,
+        (
+            snapshot(machine.home.path()),
+            snapshot(machine.state.path())
+        ),
+        "a second deploy changed files"
+    );
+    let check = machine.kiln(&["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check, &machine));
+}
+
+#[test]
+fn a_file_kiln_did_not_write_is_a_conflict_until_adopted_backed_up_or_forced() {
+    let machine = Machine::new();
+    let rule = machine.home(".claude/rules/git-workflow.md");
+    std::fs::create_dir_all(rule.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&rule, "my own rule\n").expect("write");
+    let before = snapshot(machine.home.path());
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output, &machine));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("CONFLICT") && stderr.contains("git-workflow.md"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(
+        before,
+        snapshot(machine.home.path()),
+        "a conflicting deploy wrote files"
+    );
+
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--backup"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let backup = machine.home(".claude/rules/git-workflow.md.kiln-backup");
+    assert_eq!(
+        std::fs::read_to_string(&backup).expect("backup"),
+        "my own rule\n"
+    );
+    assert_ne!(
+        std::fs::read_to_string(&rule).expect("rule"),
+        "my own rule\n"
+    );
+    // A second backup never overwrites the first.
+    std::fs::write(&rule, "edited again\n").expect("write");
+    let record_dir = machine.state.path().join("kiln/records");
+    std::fs::remove_dir_all(&record_dir).expect("forget ownership");
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--backup"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert_eq!(
+        std::fs::read_to_string(&backup).expect("backup"),
+        "my own rule\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(machine.home(".claude/rules/git-workflow.md.kiln-backup.1"))
+            .expect("second"),
+        "edited again\n"
+    );
+}
+
+#[test]
+fn merges_keep_the_users_keys_and_comments_and_refuse_unparsable_files() {
+    let machine = Machine::new();
+    let user = r#"{
+  "numStartups": 12,
+  "mcpServers": {
+    "mine": { "command": "my-server" }
+  },
+  "projects": { "/tmp/x": { "allowedTools": [] } }
+}
+"#;
+    std::fs::write(machine.home(".claude.json"), user).expect("write");
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let merged = std::fs::read_to_string(machine.home(".claude.json")).expect("read");
+    let value: Value = serde_json::from_str(&merged).expect("json");
+    assert_eq!(value["numStartups"], 12);
+    assert_eq!(value["mcpServers"]["mine"]["command"], "my-server");
+    assert!(value["mcpServers"]["memory"].is_object());
+    assert!(
+        merged.starts_with("{\n  \"numStartups\": 12,"),
+        "user bytes moved:\n{merged}"
+    );
+
+    std::fs::write(machine.home(".claude.json"), "{ not json").expect("break");
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output, &machine));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not parse"));
+    assert_eq!(
+        std::fs::read_to_string(machine.home(".claude.json")).expect("read"),
+        "{ not json"
+    );
+}
+
+#[test]
+fn drift_is_reported_left_alone_and_forced_back() {
+    let machine = Machine::new();
+    assert_eq!(
+        machine
+            .kiln(&["deploy", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let rule = machine.home(".claude/rules/clean-code.md");
+    std::fs::write(&rule, "edited by hand\n").expect("edit");
+    let check = machine.kiln(&["check", "--json"]);
+    assert_eq!(check.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&check.stdout).expect("json");
+    assert_eq!(report["counts"]["modified"], 1, "{report}");
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("drift, left alone"));
+    assert_eq!(
+        std::fs::read_to_string(&rule).expect("read"),
+        "edited by hand\n"
+    );
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--force"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert_ne!(
+        std::fs::read_to_string(&rule).expect("read"),
+        "edited by hand\n"
+    );
+    assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+}
+
+#[test]
+fn pruning_removes_only_what_kiln_created() {
+    let machine = Machine::new();
+    assert_eq!(
+        machine
+            .kiln(&["deploy", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let skill = machine.home(".claude/skills/homebrew-formula/SKILL.md");
+    assert!(skill.is_file());
+    let mine = machine.home(".claude/skills/mine.md");
+    std::fs::write(&mine, "user file\n").expect("write");
+    let profile = machine
+        .library
+        .path()
+        .join("profiles/personal.profile.json");
+    let text_before = std::fs::read_to_string(&profile).expect("read");
+    std::fs::write(&profile, text_before.replace("\"homebrew-formula\", ", "")).expect("edit");
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert!(!skill.exists(), "the deselected skill was not removed");
+    assert!(
+        !machine.home(".claude/skills/homebrew-formula").exists(),
+        "its emptied folder stayed"
+    );
+    assert_eq!(std::fs::read_to_string(&mine).expect("read"), "user file\n");
+}
+
+#[test]
+fn dry_run_writes_nothing_and_plans_what_a_real_run_does() {
+    let machine = Machine::new();
+    std::fs::create_dir_all(machine.home(".claude")).expect("mkdir");
+    let before = (
+        snapshot(machine.home.path()),
+        snapshot(machine.state.path()),
+    );
+    let dry = machine.kiln(&[
+        "deploy",
+        "personal",
+        "claude-code",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry, &machine));
+    assert_eq!(
+        before,
+        (
+            snapshot(machine.home.path()),
+            snapshot(machine.state.path())
+        ),
+        "--dry-run changed files"
+    );
+    let planned: Value = serde_json::from_slice(&dry.stdout).expect("json");
+    let real = machine.kiln(&["deploy", "personal", "claude-code", "--format", "json"]);
+    let applied: Value = serde_json::from_slice(&real.stdout).expect("json");
+    let actions = |v: &Value| -> Vec<(String, String)> {
+        v["plans"][0]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| {
+                (
+                    s["relative"].as_str().expect("path").to_string(),
+                    s["action"].as_str().expect("action").to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        actions(&planned),
+        actions(&applied),
+        "dry run and real run planned different actions"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_project_whose_tool_folder_is_a_symlink_out_is_refused() {
+    let machine = Machine::new();
+    let project = tempfile::tempdir().expect("project");
+    let outside = tempfile::tempdir().expect("outside");
+    std::os::unix::fs::symlink(outside.path(), project.path().join(".claude")).expect("symlink");
+    // A profile that builds claude-code for projects only, so rules and skills go under .claude/.
+    machine.library.file(
+        "profiles/team.profile.json",
+        r#"{ "name": "team", "extends": ["work"], "tools": { "claude-code": { "scope": "project" } } }"#,
+    );
+    let before = snapshot(outside.path());
+    let output = machine.kiln(&[
+        "deploy",
+        "team",
+        "claude-code",
+        "--project",
+        &project.path().display().to_string(),
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output, &machine));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("REFUSED"));
+    assert_eq!(
+        before,
+        snapshot(outside.path()),
+        "bytes were written through the symlink"
+    );
+}
+
+#[test]
+fn claude_config_dir_relocates_claude_codes_global_files() {
+    let machine = Machine::new();
+    let relocated = tempfile::tempdir().expect("dir");
+    let output = machine
+        .library
+        .kiln()
+        .env("HOME", machine.home.path())
+        .env("XDG_STATE_HOME", machine.state.path())
+        .env("CLAUDE_CONFIG_DIR", relocated.path())
+        .args(["--no-inherit", "deploy", "personal", "claude-code"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert!(relocated.path().join("rules/git-workflow.md").is_file());
+    assert!(relocated.path().join(".claude.json").is_file());
+    assert!(!machine.home(".claude").exists());
+}
