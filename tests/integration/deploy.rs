@@ -23,6 +23,20 @@ impl Machine {
         for folder in ["components", "profiles"] {
             copy_tree(&root.join(folder), &library.path().join(folder));
         }
+        // A fake 1Password CLI that prints a canary for every reference (see `secrets_*`).
+        let fake_op = library.path().join("fake-op");
+        library.file(
+            "fake-op",
+            "#!/bin/sh\n[ \"$1\" = read ] && [ \"$2\" = --no-newline ] || exit 64\nprintf 'CANARY-%s' \"$(echo \"$3\" | tr -c 'A-Za-z0-9' '_')\"\n",
+        );
+        make_executable(&fake_op);
+        library.file(
+            ".no-user-config/kiln/config.toml",
+            &format!(
+                "[secrets]\nop_command = {:?}\n",
+                fake_op.display().to_string()
+            ),
+        );
         Machine {
             library,
             home: tempfile::tempdir().expect("home"),
@@ -37,8 +51,6 @@ impl Machine {
             .env("XDG_STATE_HOME", self.state.path())
             .env_remove("CLAUDE_CONFIG_DIR")
             .env_remove("CODEX_HOME")
-            .env_remove("XDG_CONFIG_HOME")
-            .arg("--no-inherit")
             .args(args)
             .output()
             .expect("run kiln")
@@ -95,6 +107,14 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
 }
 
 #[cfg(unix)]
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+#[cfg(not(unix))]
+fn make_executable(_: &Path) {}
+
+#[cfg(unix)]
 fn mode(metadata: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     metadata.permissions().mode() & 0o7777
@@ -130,7 +150,8 @@ fn deploy_creates_files_and_a_second_run_writes_nothing() {
     assert!(claude["mcpServers"]["memory"].is_object());
     assert_eq!(
         claude["mcpServers"]["context7"]["env"]["CONTEXT7_API_KEY"],
-        "op://Private/Context7/api-key"
+        "CANARY-op___Private_Context7_api_key_",
+        "the op:// reference is resolved at deploy"
     );
     let records: Vec<_> = std::fs::read_dir(machine.state.path().join("kiln/records"))
         .expect("records")
@@ -387,11 +408,121 @@ fn claude_config_dir_relocates_claude_codes_global_files() {
         .env("HOME", machine.home.path())
         .env("XDG_STATE_HOME", machine.state.path())
         .env("CLAUDE_CONFIG_DIR", relocated.path())
-        .args(["--no-inherit", "deploy", "personal", "claude-code"])
+        .args(["deploy", "personal", "claude-code"])
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
     assert!(relocated.path().join("rules/git-workflow.md").is_file());
     assert!(relocated.path().join(".claude.json").is_file());
     assert!(!machine.home(".claude").exists());
+}
+
+/// Every file's text under `dir`, for canary searches.
+fn all_text(dir: &Path) -> String {
+    let mut out = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn secrets_are_resolved_at_deploy_and_never_leak() {
+    let machine = Machine::new();
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let canary = "CANARY-op___Private_Context7_api_key_";
+    let config = machine.home(".claude.json");
+    assert!(
+        std::fs::read_to_string(&config)
+            .expect("read")
+            .contains(canary)
+    );
+    assert_eq!(
+        mode(&std::fs::metadata(&config).expect("stat")) & 0o777,
+        0o600,
+        "a file holding a secret is 0600"
+    );
+    for (place, haystack) in [
+        (
+            "stdout",
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        ),
+        (
+            "stderr",
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ),
+        ("dist", all_text(&machine.library.path().join("dist"))),
+        ("state", all_text(machine.state.path())),
+    ] {
+        assert!(
+            !haystack.contains("CANARY"),
+            "the secret leaked into {place}"
+        );
+    }
+    assert!(
+        all_text(&machine.library.path().join("dist")).contains("op://Private/Context7/api-key"),
+        "dist keeps the reference"
+    );
+    // Idempotent with the secret in place; a dry run shows no value either.
+    let before = (
+        snapshot(machine.home.path()),
+        snapshot(machine.state.path()),
+    );
+    let again = machine.kiln(&[
+        "deploy",
+        "personal",
+        "claude-code",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("CANARY"));
+    let again = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again, &machine));
+    assert_eq!(
+        before,
+        (
+            snapshot(machine.home.path()),
+            snapshot(machine.state.path())
+        ),
+        "a second deploy rewrote files"
+    );
+    assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_secret_that_cannot_be_resolved_aborts_before_any_write() {
+    let machine = Machine::new();
+    machine
+        .library
+        .file("fake-op", "#!/bin/sh\necho 'not signed in' >&2\nexit 1\n");
+    make_executable(&machine.library.path().join("fake-op"));
+    let before = snapshot(machine.home.path());
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output, &machine));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not resolve `op://Private/Context7/api-key`")
+            && stderr.contains("not signed in"),
+        "{stderr}"
+    );
+    assert_eq!(
+        before,
+        snapshot(machine.home.path()),
+        "files were written before the secret failed"
+    );
 }

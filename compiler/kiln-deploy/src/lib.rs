@@ -7,3 +7,4 @@ pub mod apply;
 pub mod location;
 pub mod merge;
 pub mod plan;
+pub mod secrets;

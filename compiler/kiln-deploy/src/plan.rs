@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::location::{DeployEnv, Location, check_relative, check_sandbox, locate};
 use crate::merge::{MergeFormat, merge, owned_values};
+use crate::secrets::Secrets;
 
 /// How to treat files kiln did not write, and files the user changed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -137,6 +138,42 @@ pub struct DeployRequest<'a> {
     pub env: &'a DeployEnv,
     /// The previous record for this root, if any.
     pub previous: Option<&'a DeployRecord>,
+    /// Resolved secrets (and the key for hashing files that hold them).
+    pub secrets: Option<&'a Secrets>,
+}
+
+/// How recorded hashes are computed: plain for ordinary files, keyed for files that hold
+/// resolved secrets (see [`Secrets::keyed_hash`]).
+#[derive(Clone, Copy)]
+struct Hashing<'a> {
+    secrets: Option<&'a Secrets>,
+}
+
+impl Hashing<'_> {
+    fn of(self, bytes: &[u8], secret: bool) -> String {
+        match self.secrets {
+            Some(secrets) if secret => secrets.keyed_hash(bytes),
+            _ => content_hash(bytes),
+        }
+    }
+
+    /// Hashed the way `recorded` was, to compare with it.
+    fn like(self, recorded: &str, bytes: &[u8]) -> String {
+        self.of(bytes, recorded.starts_with("keyed:"))
+    }
+
+    fn json_of<T: Serialize>(self, value: &T, secret: bool) -> String {
+        match self.secrets {
+            Some(secrets) if secret => {
+                secrets.keyed_hash(&serde_json::to_vec(value).unwrap_or_default())
+            }
+            _ => json_hash(value),
+        }
+    }
+
+    fn json_like<T: Serialize>(self, recorded: &str, value: &T) -> String {
+        self.json_of(value, recorded.starts_with("keyed:"))
+    }
 }
 
 /// A deploy that cannot even be planned (dist missing or corrupt, an unparsable shared file).
@@ -206,6 +243,9 @@ pub fn plan(
     let previous_files = request.previous.map_or(&empty, |r| &r.files);
     let mut steps = Vec::new();
     let mut wanted = BTreeSet::new();
+    let hashing = Hashing {
+        secrets: request.secrets,
+    };
     for (dist_path, entry) in &manifest.files {
         let Some(relative) = dist_path.strip_prefix(&prefix) else {
             continue;
@@ -232,17 +272,23 @@ pub fn plan(
                     )));
                 }
                 let previous = previous_files.get(relative);
+                // Secrets are substituted before anything is compared, so an unchanged deploy of
+                // a file holding one is still a no-op.
+                let (bytes, secret) = match request.secrets {
+                    Some(secrets) => secrets.substitute(&dist_bytes),
+                    None => (dist_bytes, false),
+                };
+                let file = Planned {
+                    relative,
+                    location: &location,
+                    entry,
+                    previous,
+                    secret,
+                    hashing,
+                };
                 match &entry.merge {
-                    Some(format) => plan_merge(
-                        relative,
-                        &location,
-                        entry,
-                        format,
-                        &dist_bytes,
-                        previous,
-                        options,
-                    )?,
-                    None => plan_owned(relative, &location, entry, dist_bytes, previous, options)?,
+                    Some(format) => plan_merge(&file, format, &bytes, options)?,
+                    None => plan_owned(&file, bytes, options)?,
                 }
             }
         };
@@ -307,19 +353,40 @@ fn parse_mode(mode: &str) -> u32 {
     u32::from_str_radix(mode, 8).unwrap_or(0o644)
 }
 
+/// One dist file being planned.
+struct Planned<'a> {
+    relative: &'a str,
+    location: &'a Location,
+    entry: &'a ManifestEntry,
+    previous: Option<&'a RecordEntry>,
+    /// The bytes hold a resolved secret.
+    secret: bool,
+    hashing: Hashing<'a>,
+}
+
 fn plan_owned(
-    relative: &str,
-    location: &Location,
-    entry: &ManifestEntry,
-    dist_bytes: Vec<u8>,
-    previous: Option<&RecordEntry>,
+    file: &Planned<'_>,
+    bytes: Vec<u8>,
     options: DeployOptions,
 ) -> Result<Step, DeployError> {
-    let mode = parse_mode(&entry.mode);
-    let hash = entry.hash.clone();
+    let Planned {
+        relative,
+        location,
+        entry,
+        previous,
+        secret,
+        hashing,
+    } = *file;
+    // A file holding a secret is 0600 whatever dist says.
+    let mode = if secret {
+        0o600
+    } else {
+        parse_mode(&entry.mode)
+    };
+    let target_hash = hashing.of(&bytes, secret);
     let recorded = |created: bool| RecordEntry {
-        hash: hash.clone(),
-        mode: entry.mode.clone(),
+        hash: target_hash.clone(),
+        mode: format!("{mode:04o}"),
         dist_hash: entry.hash.clone(),
         merge: None,
         owned_keys: Vec::new(),
@@ -331,7 +398,7 @@ fn plan_owned(
     result.mode = mode;
     let write = |mut s: Step, action: Action, created: bool| {
         s.action = action;
-        s.bytes = Some(dist_bytes.clone());
+        s.bytes = Some(bytes.clone());
         s.entry = Some(recorded(created));
         s
     };
@@ -357,25 +424,22 @@ fn plan_owned(
             ..result
         }),
         Live::File {
-            bytes,
+            bytes: live,
             mode: live_mode,
         } => {
-            let live_hash = content_hash(&bytes);
+            let is_target = hashing.of(&live, secret) == target_hash;
             match previous {
-                Some(previous) if live_hash == previous.hash => {
-                    if live_hash == entry.hash && live_mode == mode {
+                Some(previous) if hashing.like(&previous.hash, &live) == previous.hash => {
+                    if is_target && live_mode == mode {
                         result.entry = Some(recorded(created_before));
                         Ok(result)
                     } else {
                         Ok(write(result, Action::Update, created_before))
                     }
                 }
-                Some(previous) if live_hash == entry.hash => {
-                    // Edited to exactly what dist now holds: nothing to do.
-                    result.entry = Some(RecordEntry {
-                        mode: previous.mode.clone(),
-                        ..recorded(created_before)
-                    });
+                // Edited to exactly what dist now holds: nothing to write.
+                Some(_) if is_target && live_mode == mode => {
+                    result.entry = Some(recorded(created_before));
                     Ok(result)
                 }
                 Some(previous) if options.force => {
@@ -388,11 +452,12 @@ fn plan_owned(
                     entry: Some(previous.clone()),
                     ..result
                 }),
-                None if live_hash == entry.hash => {
-                    // Someone (or an earlier kiln) already put exactly this file there.
+                // Someone (or an earlier kiln) already put exactly this file there.
+                None if is_target && live_mode == mode => {
                     result.entry = Some(recorded(false));
                     Ok(result)
                 }
+                None if is_target => Ok(write(result, Action::Update, false)),
                 None if options.force => Ok(write(result, Action::Update, false)),
                 None if options.adopt => Ok(write(result, Action::Adopt, false)),
                 None if options.backup => {
@@ -445,14 +510,19 @@ fn fragment_value(format: MergeFormat, bytes: &[u8]) -> Result<serde_json::Value
 }
 
 fn plan_merge(
-    relative: &str,
-    location: &Location,
-    entry: &ManifestEntry,
+    file: &Planned<'_>,
     format_name: &str,
     dist_bytes: &[u8],
-    previous: Option<&RecordEntry>,
     options: DeployOptions,
 ) -> Result<Step, DeployError> {
+    let Planned {
+        relative,
+        location,
+        entry,
+        previous,
+        secret,
+        hashing,
+    } = *file;
     let format = MergeFormat::from_name(format_name).ok_or_else(|| {
         DeployError(format!(
             "unknown merge format `{format_name}` in the manifest"
@@ -475,12 +545,12 @@ fn plan_merge(
     let recorded = |text: &str, created: bool| -> Result<RecordEntry, DeployError> {
         let values = owned_values(format, text, owned).map_err(fail)?;
         Ok(RecordEntry {
-            hash: content_hash(text.as_bytes()),
+            hash: hashing.of(text.as_bytes(), secret),
             mode: entry.mode.clone(),
             dist_hash: entry.hash.clone(),
             merge: Some(format_name.to_string()),
             owned_keys: owned.clone(),
-            owned_hash: Some(json_hash(&values)),
+            owned_hash: Some(hashing.json_of(&values, secret)),
             created,
         })
     };
@@ -489,7 +559,11 @@ fn plan_merge(
             let text = merge(format, None, &fragment, owned, &[]).map_err(fail)?;
             result.entry = Some(recorded(&text, true)?);
             result.bytes = Some(text.into_bytes());
-            result.mode = parse_mode(&entry.mode);
+            result.mode = if secret {
+                0o600
+            } else {
+                parse_mode(&entry.mode)
+            };
             result.action = Action::Create;
             Ok(result)
         }
@@ -503,13 +577,15 @@ fn plan_merge(
         Live::File { bytes, mode } => {
             let live = String::from_utf8(bytes)
                 .map_err(|_| DeployError(format!("`{}` is not UTF-8", path.display())))?;
-            result.mode = mode; // a shared file keeps its mode
+            // A shared file keeps its mode, unless kiln puts a secret in it.
+            result.mode = if secret { 0o600 } else { mode };
+            let mode_changes = result.mode != mode;
             // Did the user change kiln's keys since the last deploy?
             if let Some(previous) = previous
                 && let Some(expected) = &previous.owned_hash
             {
                 let current = owned_values(format, &live, &previous.owned_keys).map_err(fail)?;
-                if &json_hash(&current) != expected && !options.force {
+                if &hashing.json_like(expected, &current) != expected && !options.force {
                     result.action = Action::Drift {
                         reason: "kiln's keys were edited since the last deploy".to_string(),
                     };
@@ -544,7 +620,7 @@ fn plan_merge(
             let merged =
                 merge(format, Some(&live), &fragment, owned, &previously_owned).map_err(fail)?;
             result.entry = Some(recorded(&merged, previous.is_some_and(|p| p.created))?);
-            if merged != live {
+            if merged != live || mode_changes {
                 result.action = Action::Update;
                 result.bytes = Some(merged.into_bytes());
             }

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use kiln_core::Diagnostic;
+use kiln_deploy::secrets::hash_like;
 use kiln_model::DeployRecord;
-use kiln_store::hash::{content_hash, json_hash};
+use kiln_store::hash::json_hash;
 use serde::Serialize;
 
 use crate::args::CheckArgs;
@@ -43,11 +44,12 @@ pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic
             }
         }
     }
+    let key = kiln_deploy::secrets::existing_machine_key(&state);
     let mut files = Vec::new();
     for (_, record) in &records {
         for (relative, entry) in &record.files {
             let path = std::path::Path::new(&record.root).join(relative);
-            let (state, detail) = inspect(&path, entry);
+            let (state, detail) = inspect(&path, entry, key.as_ref());
             files.push(FileState {
                 tool: record.tool.clone(),
                 profile: record.profile.clone(),
@@ -117,6 +119,7 @@ pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic
 fn inspect(
     path: &std::path::Path,
     entry: &kiln_model::RecordEntry,
+    key: Option<&[u8; 32]>,
 ) -> (&'static str, Option<String>) {
     let metadata = match std::fs::symlink_metadata(path) {
         Ok(metadata) => metadata,
@@ -137,7 +140,16 @@ fn inspect(
         };
         let text = String::from_utf8_lossy(&bytes);
         return match kiln_deploy::merge::owned_values(format, &text, &entry.owned_keys) {
-            Ok(values) if &json_hash(&values) == expected => ("synced", None),
+            Ok(values)
+                if &hash_like(
+                    expected,
+                    &serde_json::to_vec(&values).unwrap_or_default(),
+                    key,
+                ) == expected
+                    || &json_hash(&values) == expected =>
+            {
+                ("synced", None)
+            }
             Ok(_) => ("modified", Some("kiln's keys were edited".to_string())),
             Err(error) => (
                 "modified",
@@ -145,7 +157,7 @@ fn inspect(
             ),
         };
     }
-    if content_hash(&bytes) != entry.hash {
+    if hash_like(&entry.hash, &bytes, key) != entry.hash {
         return ("modified", None);
     }
     let mode = format!("{:04o}", kiln_store::fs::mode_of(&metadata));

@@ -89,8 +89,7 @@ pub fn run(
     } else {
         Some(lock(&state).map_err(fail)?)
     };
-    let mut plans = Vec::new();
-    let mut records = Vec::new();
+    let mut manifests = Vec::new();
     for tool in &tools {
         let manifest = read_manifest(&layout.manifest(tool, &profile_name))
             .map_err(|e| fail(kiln_deploy::plan::DeployError(e.to_string())))?
@@ -101,16 +100,50 @@ pub fn run(
                 )
                 .help(format!("run `kiln build {profile_name} {tool}`"))
             })?;
+        manifests.push(manifest);
+    }
+    // Secrets: every reference in what is about to be deployed, resolved once, before anything
+    // is written; any failure stops here.
+    let prefix = format!("{}/", scope.as_str());
+    let mut references = std::collections::BTreeSet::new();
+    for manifest in &manifests {
+        let tree = layout.tree(&manifest.tool, &manifest.profile);
+        // References are whole values in shared config files (validated), never prose.
+        let shared = manifest
+            .files
+            .iter()
+            .filter(|(p, e)| e.merge.is_some() && p.starts_with(&prefix));
+        for (path, _) in shared {
+            if let Ok(bytes) = std::fs::read(tree.join(path)) {
+                references.extend(kiln_deploy::secrets::find_references(&bytes));
+            }
+        }
+    }
+    let key = if args.dry_run && !state.join("secret.key").exists() {
+        [0; 32] // no keyed hash can exist yet, and a dry run writes nothing
+    } else {
+        kiln_deploy::secrets::machine_key(&state).map_err(fail)?
+    };
+    let op = context
+        .config
+        .string("secrets.op_command")
+        .unwrap_or("op")
+        .to_string();
+    let secrets = kiln_deploy::secrets::Secrets::resolve(&references, &op, key).map_err(fail)?;
+    let mut plans = Vec::new();
+    let mut records = Vec::new();
+    for manifest in &manifests {
         let root = scope_root(&env, scope, project.as_deref());
-        let path = record_path(&state, tool, &profile_name, scope, &root);
+        let path = record_path(&state, &manifest.tool, &profile_name, scope, &root);
         let previous = read_record(&path).map_err(fail)?;
         let request = DeployRequest {
             layout: &layout,
-            manifest: &manifest,
+            manifest,
             scope,
             project: project.as_deref(),
             env: &env,
             previous: previous.as_ref(),
+            secrets: Some(&secrets),
         };
         plans.push(plan(&request, options).map_err(fail)?);
         records.push(path);

@@ -1,0 +1,223 @@
+//! Secrets: `op://vault/item/field` references stay verbatim in dist and are resolved only at
+//! deploy, with the 1Password CLI (`op read --no-newline REF`; the command is configurable, an
+//! absolute path works with an empty PATH). Each reference is resolved once per run, with a
+//! timeout, never with a terminal to prompt on, and never with a token in argv (the CLI reads
+//! its own environment). Any failure aborts before the first write. Resolved values never reach
+//! dist, the deploy record (only a keyed hash of files holding them), logs or messages.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::plan::DeployError;
+
+/// How long one `op read` may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Every secret reference in some bytes: a quoted whole value `"op://vault/item/field"`
+/// (or `…/section/field`), as validation requires; prose that merely mentions `op://` is not
+/// a reference.
+pub fn find_references(bytes: &[u8]) -> BTreeSet<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = BTreeSet::new();
+    let mut rest: &str = &text;
+    while let Some(start) = rest.find("\"op://") {
+        let tail = &rest[start + 1..];
+        let Some(end) = tail.find('"') else { break };
+        let candidate = &tail[..end];
+        let parts: Vec<&str> = candidate["op://".len()..].split('/').collect();
+        let plausible = (3..=4).contains(&parts.len())
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && !p.contains(char::is_whitespace) && !p.contains('\\'));
+        if plausible {
+            out.insert(candidate.to_string());
+        }
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// Resolved secrets, by reference.
+#[derive(Default)]
+pub struct Secrets {
+    values: BTreeMap<String, String>,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a value.
+        f.debug_struct("Secrets")
+            .field("references", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// Resolves every reference with `command` (default `op`); `key` keys the hashes of files
+    /// that hold secrets.
+    pub fn resolve(
+        references: &BTreeSet<String>,
+        command: &str,
+        key: [u8; 32],
+    ) -> Result<Secrets, DeployError> {
+        let mut values = BTreeMap::new();
+        for reference in references {
+            values.insert(reference.clone(), read_one(command, reference)?);
+        }
+        Ok(Secrets { values, key })
+    }
+
+    /// Whether there is nothing to substitute.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Replaces each quoted `"op://…"` (a whole JSON or TOML string value) with the resolved
+    /// value as an escaped string. Returns the new bytes and whether anything was replaced.
+    pub fn substitute(&self, bytes: &[u8]) -> (Vec<u8>, bool) {
+        if self.values.is_empty() {
+            return (bytes.to_vec(), false);
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return (bytes.to_vec(), false);
+        };
+        let mut out = text.to_string();
+        let mut replaced = false;
+        for (reference, value) in &self.values {
+            let quoted = format!("\"{reference}\"");
+            if out.contains(&quoted) {
+                // serde_json's escaping is valid in TOML basic strings too.
+                let escaped = serde_json::to_string(value).unwrap_or_default();
+                out = out.replace(&quoted, &escaped);
+                replaced = true;
+            }
+        }
+        (out.into_bytes(), replaced)
+    }
+
+    /// The keyed hash recorded for a file that holds secrets (a plain hash of a low-entropy
+    /// secret could be brute-forced from the record).
+    pub fn keyed_hash(&self, bytes: &[u8]) -> String {
+        format!("keyed:{}", blake3::keyed_hash(&self.key, bytes).to_hex())
+    }
+}
+
+fn read_one(command: &str, reference: &str) -> Result<String, DeployError> {
+    let mut child = Command::new(command)
+        .args(["read", "--no-newline", reference])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            DeployError(format!(
+                "cannot run `{command}` to resolve `{reference}`: {e}; install the 1Password CLI or set `secrets.op_command` (an absolute path works with an empty PATH)"
+            ))
+        })?;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| DeployError(format!("`{command}` failed: {e}")))?
+        {
+            break status;
+        }
+        if started.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(DeployError(format!(
+                "`{command} read` timed out after {}s resolving `{reference}`",
+                TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    if let Some(mut pipe) = child.stdout.take() {
+        let _ = pipe.read_to_string(&mut stdout);
+    }
+    if !status.success() {
+        // stderr may echo the reference but never a resolved value; keep only its first line.
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let first = stderr
+            .lines()
+            .next()
+            .unwrap_or("no message")
+            .trim()
+            .to_string();
+        return Err(DeployError(format!(
+            "`{command} read` could not resolve `{reference}` ({status}): {first}"
+        )));
+    }
+    Ok(stdout)
+}
+
+/// The machine key if it exists (never created: for read-only checks).
+pub fn existing_machine_key(state: &Path) -> Option<[u8; 32]> {
+    std::fs::read(state.join("secret.key"))
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+}
+
+/// `bytes` hashed the way `recorded` was (keyed with `key` for files that held secrets), to
+/// compare with it.
+pub fn hash_like(recorded: &str, bytes: &[u8], key: Option<&[u8; 32]>) -> String {
+    match key {
+        Some(key) if recorded.starts_with("keyed:") => {
+            format!("keyed:{}", blake3::keyed_hash(key, bytes).to_hex())
+        }
+        _ => kiln_store::hash::content_hash(bytes),
+    }
+}
+
+/// The machine key for keyed hashes: `<state>/secret.key`, 32 random bytes, 0600, created on
+/// first use.
+pub fn machine_key(state: &Path) -> Result<[u8; 32], DeployError> {
+    let path = state.join("secret.key");
+    if let Ok(bytes) = std::fs::read(&path)
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(key);
+    }
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|e| DeployError(format!("cannot read random bytes for the secret key: {e}")))?;
+    kiln_store::fs::atomic_write(&path, &key, 0o600).map_err(|e| DeployError(e.to_string()))?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_found_and_substituted_as_escaped_strings() {
+        let bytes = br#"{"env": {"A": "op://Private/Item/field", "B": "x"}, "c": "op://v/i/s/f"}"#;
+        let found = find_references(bytes);
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            ["op://Private/Item/field", "op://v/i/s/f"]
+        );
+        let secrets = Secrets {
+            values: BTreeMap::from([(
+                "op://Private/Item/field".to_string(),
+                "s3cr\"et\n".to_string(),
+            )]),
+            key: [7; 32],
+        };
+        let (out, replaced) = secrets.substitute(bytes);
+        assert!(replaced);
+        let value: serde_json::Value = serde_json::from_slice(&out).expect("still JSON");
+        assert_eq!(value["env"]["A"], "s3cr\"et\n");
+        assert_eq!(value["c"], "op://v/i/s/f");
+        assert!(!format!("{secrets:?}").contains("s3cr"));
+    }
+}
