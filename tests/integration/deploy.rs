@@ -526,3 +526,147 @@ fn a_secret_that_cannot_be_resolved_aborts_before_any_write() {
         "files were written before the secret failed"
     );
 }
+
+#[test]
+fn hostile_paths_in_a_tampered_manifest_are_refused_and_nothing_escapes() {
+    let machine = Machine::new();
+    assert_eq!(
+        machine
+            .kiln(&["build", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let sentinel = tempfile::tempdir().expect("sentinel");
+    std::fs::write(sentinel.path().join("keep.txt"), "untouched\n").expect("write");
+    let outside = sentinel
+        .path()
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let manifest_path = machine
+        .library
+        .path()
+        .join("dist/claude-code/personal.manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("read")).expect("json");
+    let template = manifest["files"]["global/.claude/rules/git-workflow.md"].clone();
+    let hostile = [
+        format!("global/../{outside}/pwned"),
+        format!("global/../../{outside}/pwned"),
+        "global//etc/passwd".to_string(),
+        "global/.claude/../../x".to_string(),
+        "global/CON".to_string(),
+        "global/a\u{0}b".to_string(),
+        "global/name.".to_string(),
+    ];
+    for path in &hostile {
+        manifest["files"][path] = template.clone();
+    }
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json")).expect("tamper");
+    // Deploy without rebuilding: the tampered manifest is what deploy reads.
+    std::fs::remove_dir_all(machine.library.path().join("dist/.cache")).ok();
+    let before = (snapshot(sentinel.path()), snapshot(machine.home.path()));
+    let output = machine
+        .library
+        .kiln()
+        .env("HOME", machine.home.path())
+        .env("XDG_STATE_HOME", machine.state.path())
+        .args(["deploy", "personal", "claude-code", "--format", "json"])
+        .output()
+        .expect("run");
+    // The build step rebuilds the manifest when it is stale; the tamper must not survive that,
+    // or, if it does, every hostile path must be refused.
+    let code = output.status.code();
+    assert!(
+        code == Some(0) || code == Some(3),
+        "{}",
+        text(&output, &machine)
+    );
+    if code == Some(3) {
+        let report: Value = serde_json::from_slice(&output.stdout).expect("json");
+        let refused = report["plans"][0]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter(|s| s["action"] == "refused")
+            .count();
+        assert_eq!(refused, hostile.len());
+        assert_eq!(
+            before.1,
+            snapshot(machine.home.path()),
+            "a refused deploy wrote files"
+        );
+    }
+    assert_eq!(
+        before.0,
+        snapshot(sentinel.path()),
+        "bytes were written outside the root"
+    );
+}
+
+#[test]
+fn concurrent_deploys_serialise_and_leave_consistent_state() {
+    let machine = Machine::new();
+    assert_eq!(
+        machine
+            .kiln(&["build", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let rounds: usize = std::env::var("KILN_CONCURRENCY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let machine = &machine;
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(move || {
+                for _ in 0..rounds {
+                    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+                    assert_eq!(output.status.code(), Some(0), "{}", text(&output, machine));
+                }
+            });
+        }
+    });
+    // One record, parseable; every file synced; the shared file parses and holds kiln's keys.
+    let records: Vec<PathBuf> = std::fs::read_dir(machine.state.path().join("kiln/records"))
+        .expect("records")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(records.len(), 1);
+    let _: Value =
+        serde_json::from_slice(&std::fs::read(&records[0]).expect("read")).expect("record parses");
+    let claude: Value =
+        serde_json::from_slice(&std::fs::read(machine.home(".claude.json")).expect("read"))
+            .expect("json");
+    assert!(claude["mcpServers"]["memory"].is_object());
+    assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+    let leftovers: Vec<String> = all_names(machine.home.path())
+        .into_iter()
+        .filter(|n| n.contains(".kiln-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
+}
+
+fn all_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            out.push(entry.file_name().to_string_lossy().into_owned());
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out
+}

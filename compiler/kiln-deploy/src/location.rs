@@ -261,3 +261,91 @@ mod tests {
         assert_eq!(at.path(), PathBuf::from("/home/u/.claude/x"));
     }
 }
+
+#[cfg(test)]
+mod corpus {
+    use super::*;
+
+    /// A corpus of hostile names: traversal, absolute and drive paths, NUL and control
+    /// characters, reserved Windows names in many spellings, trailing dots and spaces, over-long
+    /// names, separators of other systems.
+    pub(crate) fn hostile_names() -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for traversal in [
+            "..", "../", "../..", "a/..", "a/../..", "./..", "a/./b", ".", "./", "a//b", "/a",
+            "//a",
+        ] {
+            names.push(traversal.to_string());
+            names.push(format!("{traversal}/x"));
+            names.push(format!("x/{traversal}"));
+        }
+        for absolute in [
+            "/etc/passwd",
+            "/",
+            "C:/x",
+            "c:x",
+            "C:\\\\x",
+            "\\\\server\\\\share",
+            "\\\\x",
+        ] {
+            names.push(absolute.to_string());
+        }
+        for control in ['\0', '\u{1}', '\n', '\r', '\t', '\u{7f}', '\u{1b}'] {
+            names.push(format!("a{control}b"));
+            names.push(format!("dir/{control}"));
+        }
+        for reserved in [
+            "CON", "con", "Con", "PRN", "AUX", "NUL", "nul", "COM1", "com9", "LPT1", "lpt9",
+        ] {
+            names.push(reserved.to_string());
+            names.push(format!("{reserved}.txt"));
+            names.push(format!("dir/{reserved}"));
+            names.push(format!("dir/{reserved}.md"));
+        }
+        for trailing in ["name.", "name..", "name ", "dir./x", "dir /x", "x/y."] {
+            names.push(trailing.to_string());
+        }
+        for bad in ['<', '>', ':', '"', '|', '?', '*', '\\'] {
+            names.push(format!("a{bad}b"));
+            names.push(format!("dir/a{bad}"));
+        }
+        for prefix in ["", "a/", ".claude/", ".config/zed/"] {
+            for suffix in [
+                "..", "../etc", "./x", "/abs", "x\0", "CON", "x.", "x ", "a?b",
+            ] {
+                names.push(format!("{prefix}{suffix}"));
+            }
+        }
+        names.push("a".repeat(256));
+        names.push(format!("dir/{}", "b".repeat(300)));
+        names.push("x/".repeat(2100));
+        names.push(String::new());
+        names
+    }
+
+    #[test]
+    fn every_hostile_name_is_refused() {
+        let names = hostile_names();
+        assert!(names.len() >= 150, "corpus has only {} names", names.len());
+        let accepted: Vec<&String> = names.iter().filter(|n| check_relative(n).is_ok()).collect();
+        assert!(accepted.is_empty(), "accepted: {accepted:?}");
+    }
+
+    #[test]
+    fn unicode_look_alikes_stay_inside_the_root() {
+        // Look-alikes of `/` and `.` are ordinary characters: allowed, and they cannot climb.
+        for name in [
+            "a\u{2215}..\u{2215}b",
+            "\u{2024}\u{2024}/x",
+            "\u{ff0e}\u{ff0e}/x",
+            "a\u{29f8}b",
+        ] {
+            assert!(check_relative(name).is_ok(), "{name}");
+            let location = Location {
+                root: PathBuf::from("/root"),
+                relative: name.to_string(),
+            };
+            assert!(location.path().starts_with("/root"));
+        }
+    }
+}

@@ -69,6 +69,17 @@ pub fn manifest_bytes(manifest: &DistManifest) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// Whether a manifest path stays inside its tree: relative, no empty, `.` or `..` segments,
+/// no backslashes or NUL bytes.
+pub fn is_contained(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains(['\\', '\0'])
+        && path
+            .split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."))
+}
+
 /// What storing did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreReport {
@@ -139,7 +150,9 @@ pub fn store(
         .collect();
     if let Some(previous) = previous {
         for path in previous.files.keys() {
-            if !manifest.files.contains_key(path) {
+            // A manifest on disk is input like any other: never follow a path in it out of
+            // the tree (a tampered `../x` must not delete anything).
+            if !manifest.files.contains_key(path) && is_contained(path) {
                 remove_file_and_empty_parents(&tree.join(path), &layout.root)?;
                 report.removed.push(path.clone());
             }
@@ -152,4 +165,26 @@ pub fn store(
         report.manifest_written = true;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_contained_manifest_paths_are_acted_on() {
+        assert!(is_contained("global/.claude/rules/a.md"));
+        for bad in [
+            "",
+            "/etc",
+            "global/../x",
+            "global//x",
+            "./x",
+            "a\\b",
+            "a\0b",
+            "global/..",
+        ] {
+            assert!(!is_contained(bad), "{bad:?}");
+        }
+    }
 }
