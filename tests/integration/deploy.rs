@@ -670,3 +670,74 @@ fn all_names(dir: &Path) -> Vec<String> {
     }
     out
 }
+
+#[test]
+fn check_manifest_compares_pairs_and_aliases_and_fixes_in_one_direction() {
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path();
+    let write = |path: &str, text: &str| {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, text).expect("write");
+    };
+    write("source/skill/SKILL.md", "v2\n");
+    write("source/skill/scripts/run.sh", "echo\n");
+    write("source/skill/NOTES.md", "only in source\n");
+    write("live/skill/SKILL.md", "v1\n");
+    write("live/skill/local.log", "only live\n");
+    write("source/a.md", "same\n");
+    write("live/b.md", "same\n");
+    write(
+        "check.json",
+        r#"{ "pairs": [ { "a": "source/skill", "b": "live/skill" } ],
+             "aliases": { "source/a.md": "live/b.md" },
+             "live_only": ["local.log"], "submodule_only": ["NOTES.md"], "fix_direction": "a_to_b" }"#,
+    );
+    let kiln = |args: &[&str]| {
+        crate::support::kiln(root)
+            .env("HOME", root)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let output = kiln(&["check", "--manifest", "check.json", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", render(&output, root));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(report["counts"]["differs"], 1, "{report}");
+    assert_eq!(report["counts"]["missing_b"], 1, "{report}");
+    assert_eq!(report["counts"]["synced"], 1, "{report}");
+
+    let before = snapshot(root);
+    let dry = kiln(&["check", "--manifest", "check.json", "--fix", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("would copy"));
+    assert_eq!(before, snapshot(root), "--fix --dry-run wrote files");
+
+    let fixed = kiln(&["check", "--manifest", "check.json", "--fix"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", render(&fixed, root));
+    assert_eq!(
+        std::fs::read_to_string(root.join("live/skill/SKILL.md")).expect("read"),
+        "v2\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("source/skill/SKILL.md")).expect("read"),
+        "v2\n",
+        "the source is never changed in a_to_b"
+    );
+    assert!(
+        root.join("live/skill/local.log").exists(),
+        "nothing is deleted"
+    );
+
+    write(
+        "bad.json",
+        r#"{ "pairs": [ { "a": "x" } ], "fix_direction": "up" }"#,
+    );
+    let bad = kiln(&["check", "--manifest", "bad.json"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let text = render(&bad, root);
+    assert!(
+        text.contains("missing required key `b`") && text.contains("bad.json:1:"),
+        "{text}"
+    );
+}

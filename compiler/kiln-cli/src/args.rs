@@ -169,6 +169,16 @@ pub struct DeployArgs {
 /// Arguments of `kiln check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Check the copies a manifest lists (pairs, aliases, live_only, submodule_only,
+    /// fix_direction; schema: schemas/check-manifest.schema.json) instead of deploy records.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Repair drift in the manifest's direction (copies only; nothing is deleted).
+    #[arg(long, requires = "manifest")]
+    pub fix: bool,
+    /// With --fix: print the repairs and write nothing.
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
     /// A per-file table instead of the summary.
     #[arg(long)]
     pub full: bool,

@@ -32,6 +32,7 @@ embedded! {
     Tool => "tool.schema.json",
     DistManifest => "dist-manifest.schema.json",
     DeployRecord => "deploy-record.schema.json",
+    CheckManifest => "check-manifest.schema.json",
 }
 
 /// A compiled schema and its JSON, for looking up allowed keys and values.

@@ -6,5 +6,6 @@
 pub mod apply;
 pub mod location;
 pub mod merge;
+pub mod pairs;
 pub mod plan;
 pub mod secrets;

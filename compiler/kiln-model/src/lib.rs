@@ -8,6 +8,7 @@
 //! Types are "as written": optional fields stay `Option`, defaults are applied by
 //! `kiln-core` when it resolves them.
 
+pub mod check;
 pub mod component;
 pub mod config;
 pub mod ids;
@@ -17,6 +18,7 @@ pub mod record;
 pub mod schema;
 pub mod tool;
 
+pub use check::*;
 pub use component::*;
 pub use config::*;
 pub use ids::*;

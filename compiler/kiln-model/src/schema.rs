@@ -43,11 +43,13 @@ pub enum DocumentKind {
     DistManifest,
     /// `$XDG_STATE_HOME/kiln/records/*.json`
     DeployRecord,
+    /// `kiln check --manifest FILE`
+    CheckManifest,
 }
 
 impl DocumentKind {
     /// Every document kind.
-    pub const ALL: [DocumentKind; 15] = [
+    pub const ALL: [DocumentKind; 16] = [
         DocumentKind::Rule,
         DocumentKind::RuleFrontmatter,
         DocumentKind::SkillFrontmatter,
@@ -63,6 +65,7 @@ impl DocumentKind {
         DocumentKind::Tool,
         DocumentKind::DistManifest,
         DocumentKind::DeployRecord,
+        DocumentKind::CheckManifest,
     ];
 
     /// The schema's file name under `schemas/`.
@@ -83,6 +86,7 @@ impl DocumentKind {
             DocumentKind::Tool => "tool.schema.json",
             DocumentKind::DistManifest => "dist-manifest.schema.json",
             DocumentKind::DeployRecord => "deploy-record.schema.json",
+            DocumentKind::CheckManifest => "check-manifest.schema.json",
         }
     }
 
@@ -104,6 +108,7 @@ impl DocumentKind {
             DocumentKind::Tool => generate::<ToolSpec>(),
             DocumentKind::DistManifest => generate::<DistManifest>(),
             DocumentKind::DeployRecord => generate::<crate::DeployRecord>(),
+            DocumentKind::CheckManifest => generate::<crate::CheckManifestSpec>(),
         }
     }
 }

@@ -26,6 +26,9 @@ struct FileState {
 }
 
 pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
+    if let Some(manifest) = &args.manifest {
+        return run_manifest(manifest, args, reporter);
+    }
     let (_, state) = Context::deploy_env()?;
     let dir = state.join("records");
     let mut records: Vec<(std::path::PathBuf, DeployRecord)> = Vec::new();
@@ -168,4 +171,102 @@ fn inspect(
         );
     }
     ("synced", None)
+}
+
+/// `kiln check --manifest FILE`: exit 0 synced, 1 drift, 2 an invalid manifest.
+fn run_manifest(
+    path: &std::path::Path,
+    args: &CheckArgs,
+    reporter: &Reporter,
+) -> Result<ExitCode, Diagnostic> {
+    use kiln_core::source::{Format, SourceFile};
+    use kiln_deploy::pairs::{PairState, apply_repairs, check, repairs};
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::error(
+            "kiln::check::manifest",
+            format!("failed to read `{}`: {e}", path.display()),
+        )
+    })?;
+    let source = SourceFile::new(path.display().to_string(), text);
+    let mut problems = kiln_core::Diagnostics::new();
+    let spec = match kiln_core::document::parse(&source, Format::Json) {
+        Ok(value) => kiln_core::document::check::<kiln_model::CheckManifestSpec>(
+            &source,
+            Format::Json,
+            kiln_model::schema::DocumentKind::CheckManifest,
+            value,
+            &mut problems,
+        ),
+        Err(diagnostic) => {
+            problems.push(diagnostic);
+            None
+        }
+    };
+    let Some(spec) = spec else {
+        let sources = BTreeMap::from([(source.path.clone(), std::sync::Arc::new(source))]);
+        reporter.diagnostics(&sources, &problems.into_sorted());
+        return Ok(ExitCode::from(2));
+    };
+    let (env, _) = Context::deploy_env()?;
+    let base = path.parent().map_or_else(
+        || std::path::PathBuf::from("."),
+        std::path::Path::to_path_buf,
+    );
+    let mut files = check(&spec, &base, &env.home);
+    let direction = spec.fix_direction.unwrap_or(kiln_model::FixDirection::AToB);
+    let mut repaired = Vec::new();
+    if args.fix {
+        repaired = repairs(&files, direction);
+        if !args.dry_run {
+            apply_repairs(&repaired).map_err(|e| Diagnostic::error("kiln::check::fix", e.0))?;
+            files = check(&spec, &base, &env.home);
+        }
+    }
+    let drift = files.iter().any(|f| f.state != PairState::Synced);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for file in &files {
+        *counts
+            .entry(
+                serde_json::to_value(file.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            )
+            .or_default() += 1;
+    }
+    if args.json {
+        reporter.json(&serde_json::json!({ "synced": !drift, "counts": counts, "files": files, "repairs": repaired }));
+    } else {
+        let mut out = String::new();
+        for repair in &repaired {
+            out.push_str(&format!(
+                "{} {} → {}\n",
+                if args.dry_run { "would copy" } else { "copied" },
+                repair.from.display(),
+                repair.to.display()
+            ));
+        }
+        for file in files
+            .iter()
+            .filter(|f| args.full || f.state != PairState::Synced)
+        {
+            out.push_str(&format!(
+                "{:<10} {}  ⇄  {}\n",
+                format!("{:?}", file.state).to_lowercase(),
+                file.a.display(),
+                file.b.display()
+            ));
+        }
+        let summary: Vec<String> = counts
+            .iter()
+            .map(|(state, n)| format!("{n} {state}"))
+            .collect();
+        out.push_str(&format!(
+            "{}: {}\n",
+            reporter.bold(if drift { "drift" } else { "synced" }),
+            summary.join(", ")
+        ));
+        reporter.stderr(&out);
+    }
+    Ok(ExitCode::from(u8::from(drift)))
 }
