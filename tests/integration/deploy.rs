@@ -741,3 +741,40 @@ fn check_manifest_compares_pairs_and_aliases_and_fixes_in_one_direction() {
         "{text}"
     );
 }
+
+#[test]
+fn check_reports_a_stale_deploy_after_a_rebuild() {
+    let machine = Machine::new();
+    assert_eq!(
+        machine
+            .kiln(&["deploy", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let rule = machine
+        .library
+        .path()
+        .join("components/rules/clean-code.rule.md");
+    let text_before = std::fs::read_to_string(&rule).expect("read");
+    std::fs::write(&rule, format!("{text_before}\n- One more line.\n")).expect("edit");
+    assert_eq!(
+        machine
+            .kiln(&["build", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let check = machine.kiln(&["check", "--json"]);
+    assert_eq!(check.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&check.stdout).expect("json");
+    assert_eq!(report["counts"]["stale"], 1, "{report}");
+    assert_eq!(
+        machine
+            .kiln(&["deploy", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+}

@@ -323,6 +323,13 @@ pub fn plan(
         profile: manifest.profile.clone(),
         scope: request.scope,
         root: root.display().to_string(),
+        manifest: Some(
+            request
+                .layout
+                .manifest(&manifest.tool, &manifest.profile)
+                .display()
+                .to_string(),
+        ),
         files,
         created_dirs: request
             .previous

@@ -51,6 +51,9 @@ pub struct DeployRecord {
     pub scope: BuildScope,
     /// The absolute root deployed into (the home directory or a project).
     pub root: String,
+    /// The absolute path of the dist manifest deployed from (to tell when dist moved on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
     /// Every file kiln deployed, by path relative to the root.
     pub files: BTreeMap<String, RecordEntry>,
     /// Directories kiln created (removed again when they become empty), relative to the root.

@@ -50,9 +50,35 @@ pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic
     let key = kiln_deploy::secrets::existing_machine_key(&state);
     let mut files = Vec::new();
     for (_, record) in &records {
+        // What dist holds now, to tell a stale deploy (dist moved on) from a synced one.
+        let current = record.manifest.as_ref().and_then(|path| {
+            kiln_store::dist::read_manifest(std::path::Path::new(path))
+                .ok()
+                .flatten()
+        });
+        let prefix = format!("{}/", record.scope.as_str());
         for (relative, entry) in &record.files {
             let path = std::path::Path::new(&record.root).join(relative);
-            let (state, detail) = inspect(&path, entry, key.as_ref());
+            let (mut state, mut detail) = inspect(&path, entry, key.as_ref());
+            if state == "synced"
+                && let Some(current) = &current
+            {
+                match current.files.get(&format!("{prefix}{relative}")) {
+                    Some(now) if now.hash != entry.dist_hash => {
+                        (state, detail) = (
+                            "stale",
+                            Some("dist has a newer build; run kiln deploy".to_string()),
+                        );
+                    }
+                    None => {
+                        (state, detail) = (
+                            "stale",
+                            Some("no longer built; kiln deploy removes it".to_string()),
+                        )
+                    }
+                    Some(_) => {}
+                }
+            }
             files.push(FileState {
                 tool: record.tool.clone(),
                 profile: record.profile.clone(),
