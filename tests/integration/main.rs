@@ -5,6 +5,7 @@ mod build;
 mod cases;
 mod cli;
 mod config;
+mod crash;
 mod deploy;
 mod resolve;
 mod scale;

@@ -14,6 +14,13 @@ use clap::Parser;
 
 /// Runs `kiln` with the process's arguments and environment.
 pub fn main() -> ExitCode {
+    // Crash tests only: abort at the N-th failpoint (see kiln_store::fs::failpoint).
+    if let Some(n) = std::env::var("KILN_FAILPOINT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        kiln_store::fs::arm_failpoint(n);
+    }
     let args = args::Cli::parse();
     let reporter = report::Reporter::new(args.global.color);
     match commands::run(args, &reporter) {

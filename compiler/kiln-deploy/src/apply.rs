@@ -108,6 +108,7 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
                 applied.written.push(display);
             }
             Action::Backup { to } => {
+                kiln_store::fs::failpoint("backup");
                 std::fs::rename(&step.path, to).map_err(|e| {
                     DeployError(format!("failed to move `{display}` to `{to}`: {e}"))
                 })?;
@@ -118,7 +119,9 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
             }
             Action::Remove => {
                 let stop = created_dir_stop(&root, &step.path, &record);
+                kiln_store::fs::failpoint("remove");
                 remove_file_and_empty_parents(&step.path, &stop).map_err(fs)?;
+                kiln_store::fs::failpoint("removed");
                 applied.removed.push(display);
             }
             Action::Keep

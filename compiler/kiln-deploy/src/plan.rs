@@ -592,7 +592,19 @@ fn plan_merge(
                 && let Some(expected) = &previous.owned_hash
             {
                 let current = owned_values(format, &live, &previous.owned_keys).map_err(fail)?;
-                if &hashing.json_like(expected, &current) != expected && !options.force {
+                // Already exactly what dist wants (a deploy that stopped between writing the
+                // file and its record): not drift.
+                let wanted = owned_values(format, &live, owned).map_err(fail)?;
+                let already_target = wanted
+                    .iter()
+                    .all(|(key, value)| value.as_ref() == fragment.pointer(key))
+                    && previous.owned_keys.iter().all(|key| {
+                        owned.contains(key) || current.get(key).is_none_or(Option::is_none)
+                    });
+                if &hashing.json_like(expected, &current) != expected
+                    && !options.force
+                    && !already_target
+                {
                     result.action = Action::Drift {
                         reason: "kiln's keys were edited since the last deploy".to_string(),
                     };
@@ -603,11 +615,9 @@ fn plan_merge(
                 // First deploy into an existing file: the user's own entries under kiln's keys
                 // are conflicts (equal ones are fine).
                 let current = owned_values(format, &live, owned).map_err(fail)?;
-                let wanted =
-                    owned_values(format, &serde_json_text(&fragment), owned).map_err(fail)?;
                 let clashing: Vec<&String> = current
                     .iter()
-                    .filter(|(k, v)| v.is_some() && wanted.get(*k) != Some(*v))
+                    .filter(|(k, v)| v.is_some() && v.as_ref() != fragment.pointer(k))
                     .map(|(k, _)| k)
                     .collect();
                 if !clashing.is_empty() {
@@ -634,11 +644,6 @@ fn plan_merge(
             Ok(result)
         }
     }
-}
-
-/// The fragment as JSON text, for reading owned values out of it like a live file.
-fn serde_json_text(value: &serde_json::Value) -> String {
-    serde_json::to_string(value).unwrap_or_default()
 }
 
 fn plan_removal(

@@ -3,6 +3,25 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Crash testing: when set to N, the process aborts at the N-th failpoint it reaches (every
+/// mutating step of a write calls [`failpoint`] before and after itself). Set only by the CLI
+/// from `KILN_FAILPOINT`; 0 means off.
+static FAILPOINT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static FAILPOINT_HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Arms the failpoint counter (see [`FAILPOINT`]).
+pub fn arm_failpoint(n: u64) {
+    FAILPOINT.store(n, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A point where a crash test may kill the process, as a power cut would: no cleanup runs.
+pub fn failpoint(_name: &'static str) {
+    let armed = FAILPOINT.load(std::sync::atomic::Ordering::Relaxed);
+    if armed != 0 && FAILPOINT_HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == armed {
+        std::process::abort();
+    }
+}
+
 /// An I/O error with what was being done to which path.
 #[derive(Debug)]
 pub struct FsError {
@@ -61,27 +80,35 @@ pub fn write_file(
     durability: Durability,
 ) -> Result<(), FsError> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    failpoint("mkdir");
     std::fs::create_dir_all(dir).map_err(fail("create directory", dir))?;
+    failpoint("temp-create");
     let mut temp = tempfile::Builder::new()
         .prefix(".kiln-")
         .suffix(".tmp")
         .permissions(permissions(0o600))
         .tempfile_in(dir)
         .map_err(fail("create a temporary file in", dir))?;
+    failpoint("write");
     temp.write_all(bytes).map_err(fail("write", path))?;
     if durability == Durability::Durable {
+        failpoint("fsync");
         temp.as_file().sync_all().map_err(fail("sync", path))?;
     }
+    failpoint("chmod");
     std::fs::set_permissions(temp.path(), permissions(mode))
         .map_err(fail("set permissions of", path))?;
+    failpoint("rename");
     temp.persist(path).map_err(|e| FsError {
         action: "replace",
         path: path.to_path_buf(),
         error: e.error,
     })?;
     if durability == Durability::Durable {
+        failpoint("dir-fsync");
         sync_dir(dir).map_err(fail("sync directory", dir))?;
     }
+    failpoint("written");
     Ok(())
 }
 

@@ -1,0 +1,265 @@
+//! Crash consistency (reliability.md §9.1): a failpoint before and after every mutating step of
+//! a deploy aborts the process there, as a power cut would. After each crash every target is
+//! fully old or fully new (never torn), shared files still parse, and a re-run converges to
+//! exactly what an uninterrupted deploy gives, with `kiln check` clean.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::support::{TempLibrary, kiln};
+
+/// Every file under `dir` except kiln's temporary files, by relative path.
+fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(".kiln-") && name.ends_with(".tmp") {
+                    continue; // an abandoned temp file is not a target
+                }
+                let relative = path
+                    .strip_prefix(dir)
+                    .expect("under")
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(relative, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for (relative, bytes) in contents(from) {
+        let target = to.join(relative);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::write(target, bytes).expect("write");
+    }
+}
+
+struct Sweep<'a> {
+    library: &'a TempLibrary,
+    args: &'a [&'a str],
+}
+
+impl Sweep<'_> {
+    fn run(&self, home: &Path, state: &Path, failpoint: Option<u64>) -> std::process::Output {
+        let mut command = kiln(self.library.path());
+        command
+            .env("HOME", home)
+            .env("XDG_STATE_HOME", state)
+            .arg("--no-inherit")
+            .args(self.args);
+        if let Some(n) = failpoint {
+            command.env("KILN_FAILPOINT", n.to_string());
+        }
+        command.output().expect("run kiln")
+    }
+
+    /// Deploys version A, switches the library to version B (`change`), and crashes a deploy of
+    /// B at every `step`-th failpoint. Returns the number of crash points exercised.
+    fn sweep(&self, change: &dyn Fn(), step: u64, shared: &[&str]) -> u64 {
+        // Records are keyed by the root's path, so every trial runs at the same paths, reset
+        // from a pristine copy of the deployed-A state.
+        let work = tempfile::tempdir().expect("work");
+        let (home, state) = (work.path().join("home"), work.path().join("state"));
+        let (pristine_home, pristine_state) = (
+            work.path().join("pristine-home"),
+            work.path().join("pristine-state"),
+        );
+        std::fs::create_dir_all(&home).expect("mkdir");
+        std::fs::create_dir_all(&state).expect("mkdir");
+        seed_user_files(&home);
+        let first = self.run(&home, &state, None);
+        assert_eq!(
+            first.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&first.stderr)
+        );
+        let old = contents(&home);
+        copy_dir(&home, &pristine_home);
+        copy_dir(&state, &pristine_state);
+        let reset = || {
+            std::fs::remove_dir_all(&home).expect("clear home");
+            std::fs::remove_dir_all(&state).expect("clear state");
+            std::fs::create_dir_all(&home).expect("mkdir");
+            std::fs::create_dir_all(&state).expect("mkdir");
+            copy_dir(&pristine_home, &home);
+            copy_dir(&pristine_state, &state);
+        };
+        change();
+        // The reference: an uninterrupted deploy of B (it also builds B once).
+        let reference = self.run(&home, &state, None);
+        assert_eq!(
+            reference.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&reference.stderr)
+        );
+        let new = contents(&home);
+        assert_ne!(old, new, "the change must change deployed files");
+
+        let mut exercised = 0;
+        let mut n = 1;
+        loop {
+            reset();
+            let crashed = self.run(&home, &state, Some(n));
+            if crashed.status.code() == Some(0) {
+                break; // n is past the last failpoint
+            }
+            assert_eq!(
+                crashed.status.code(),
+                None,
+                "failpoint {n} did not abort: {}",
+                String::from_utf8_lossy(&crashed.stderr)
+            );
+            exercised += 1;
+            // Fully old or fully new, file by file; shared files parse.
+            let now = contents(&home);
+            for (path, bytes) in &now {
+                let ok = old.get(path) == Some(bytes) || new.get(path) == Some(bytes);
+                assert!(
+                    ok,
+                    "failpoint {n}: `{path}` is neither the old nor the new version"
+                );
+            }
+            for path in shared {
+                if let Some(bytes) = now.get(*path) {
+                    let text = String::from_utf8_lossy(bytes);
+                    let parses = if path.ends_with(".toml") {
+                        toml::from_str::<toml::Table>(&text).is_ok()
+                    } else {
+                        serde_json::from_str::<serde_json::Value>(&text).is_ok()
+                    };
+                    assert!(parses, "failpoint {n}: `{path}` does not parse");
+                }
+            }
+            // A re-run converges to the uninterrupted result.
+            let rerun = self.run(&home, &state, None);
+            assert_eq!(
+                rerun.status.code(),
+                Some(0),
+                "failpoint {n}: re-run failed: {}",
+                String::from_utf8_lossy(&rerun.stderr)
+            );
+            assert_eq!(
+                contents(&home),
+                new,
+                "failpoint {n}: the re-run did not converge"
+            );
+            if exercised % 10 == 1 {
+                let check = kiln(self.library.path())
+                    .env("HOME", &home)
+                    .env("XDG_STATE_HOME", &state)
+                    .arg("check")
+                    .output()
+                    .expect("run");
+                assert_eq!(
+                    check.status.code(),
+                    Some(0),
+                    "failpoint {n}: check after re-run: {}",
+                    String::from_utf8_lossy(&check.stderr)
+                );
+            }
+            n += step;
+        }
+        exercised
+    }
+}
+
+/// A user's own shared files, which merges must keep.
+fn seed_user_files(home: &Path) {
+    std::fs::write(
+        home.join(".claude.json"),
+        "{\n  \"numStartups\": 3,\n  \"mcpServers\": { \"mine\": { \"command\": \"x\" } }\n}\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(home.join(".codex")).expect("mkdir");
+    std::fs::write(
+        home.join(".codex/config.toml"),
+        "# my settings\nmodel = \"o3\"  # keep\n\n[mcp_servers.mine]\ncommand = \"x\"\n",
+    )
+    .expect("write");
+}
+
+fn library_with_rules(count: usize) -> TempLibrary {
+    let library = TempLibrary::new();
+    for i in 0..count {
+        library.file(
+            &format!("components/rules/r{i:03}.rule.md"),
+            &format!("# Rule {i}\n\nversion A of rule {i}\n"),
+        );
+    }
+    library.file(
+        "profiles/p.profile.json",
+        r#"{ "name": "p", "rules": { "include": ["**"] }, "mcp": { "include": ["**"] }, "tools": { "claude-code": { "scope": "global" }, "codex": { "scope": "global" } } }"#,
+    );
+    library
+}
+
+fn rewrite_rules(library: &TempLibrary, count: usize) {
+    for i in 0..count {
+        library.file(
+            &format!("components/rules/r{i:03}.rule.md"),
+            &format!("# Rule {i}\n\nversion B of rule {i}, longer than before\n"),
+        );
+    }
+}
+
+#[test]
+fn crash_at_every_failpoint_leaves_old_or_new_and_converges() {
+    let mut total = 0;
+
+    // One file.
+    let one = library_with_rules(1);
+    let sweep = Sweep {
+        library: &one,
+        args: &["deploy", "p", "claude-code"],
+    };
+    total += sweep.sweep(&|| rewrite_rules(&one, 1), 1, &[".claude.json"]);
+
+    // Shared JSON and TOML files, merged into the user's own.
+    let shared = library_with_rules(0);
+    shared.file(
+        "components/mcp/memory.mcp.json",
+        r#"{ "transport": "stdio", "command": "npx", "args": ["-y", "memory@1"] }"#,
+    );
+    let sweep = Sweep {
+        library: &shared,
+        args: &["deploy", "p", "--all-tools"],
+    };
+    total += sweep.sweep(
+        &|| {
+            shared.file(
+                "components/mcp/memory.mcp.json",
+                r#"{ "transport": "stdio", "command": "npx", "args": ["-y", "memory@2"] }"#,
+            );
+        },
+        1,
+        &[".claude.json", ".codex/config.toml"],
+    );
+
+    // Two hundred files: every fifth failpoint (the default suite's budget).
+    let many = library_with_rules(200);
+    let step = std::env::var("KILN_CRASH_STEP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let sweep = Sweep {
+        library: &many,
+        args: &["deploy", "p", "claude-code"],
+    };
+    total += sweep.sweep(&|| rewrite_rules(&many, 200), step, &[]);
+
+    println!("crash points exercised: {total}");
+    assert!(total >= 300, "only {total} crash points");
+}
