@@ -263,3 +263,121 @@ fn crash_at_every_failpoint_leaves_old_or_new_and_converges() {
     println!("crash points exercised: {total}");
     assert!(total >= 300, "only {total} crash points");
 }
+
+/// Random SIGKILLs during deploys (reliability.md §9.1): whatever the moment, no target is torn
+/// and shared files parse. `KILN_SIGKILL_RUNS` raises the count (default 200).
+#[cfg(unix)]
+#[test]
+fn random_sigkills_never_tear_a_file() {
+    let library = library_with_rules(40);
+    library.file(
+        "components/mcp/memory.mcp.json",
+        r#"{ "transport": "stdio", "command": "npx", "args": ["-y", "memory@1"] }"#,
+    );
+    let work = tempfile::tempdir().expect("work");
+    let (home, state) = (work.path().join("home"), work.path().join("state"));
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::fs::create_dir_all(&state).expect("mkdir");
+    seed_user_files(&home);
+    let sweep = Sweep {
+        library: &library,
+        args: &["deploy", "p", "--all-tools"],
+    };
+    // Two versions whose files differ; each run deploys the other one.
+    let versions: Vec<Box<dyn Fn()>> = vec![
+        Box::new(|| rewrite_rules(&library, 40)),
+        Box::new(|| {
+            for i in 0..40 {
+                library.file(
+                    &format!("components/rules/r{i:03}.rule.md"),
+                    &format!("# Rule {i}\n\nversion A of rule {i}\n"),
+                );
+            }
+        }),
+    ];
+    let mut expected: Vec<BTreeMap<String, Vec<u8>>> = Vec::new();
+    let mut duration = std::time::Duration::ZERO;
+    for version in &versions {
+        version();
+        let started = std::time::Instant::now();
+        let output = sweep.run(&home, &state, None);
+        duration = duration.max(started.elapsed());
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        expected.push(contents(&home));
+    }
+    let runs: u64 = std::env::var("KILN_SIGKILL_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let mut state_rng: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut killed = 0;
+    for run in 0..runs {
+        versions[usize::try_from(run % 2).expect("small")]();
+        // Build first so the kill lands in the deploy, not the build.
+        let mut build = kiln(library.path());
+        assert!(
+            build
+                .env("HOME", &home)
+                .args(["--no-inherit", "build", "p", "--all-tools"])
+                .output()
+                .expect("build")
+                .status
+                .success()
+        );
+        state_rng ^= state_rng << 13;
+        state_rng ^= state_rng >> 7;
+        state_rng ^= state_rng << 17;
+        // Anywhere from process start to a little past a whole deploy.
+        let span = u64::try_from(duration.as_micros()).unwrap_or(50_000).max(1) * 5 / 4;
+        let delay = std::time::Duration::from_micros(state_rng % span);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiln-under-test"))
+            .current_dir(library.path())
+            .env("HOME", &home)
+            .env("XDG_STATE_HOME", &state)
+            .env("NO_COLOR", "1")
+            .args(["--no-inherit", "deploy", "p", "--all-tools"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(delay);
+        if child.try_wait().expect("wait").is_none() {
+            child.kill().expect("SIGKILL");
+            killed += 1;
+        }
+        child.wait().expect("reap");
+        for (path, bytes) in contents(&home) {
+            let known = expected.iter().any(|e| e.get(&path) == Some(&bytes));
+            let parses = !(path.ends_with(".json") || path.ends_with(".toml"))
+                || if path.ends_with(".toml") {
+                    toml::from_str::<toml::Table>(&String::from_utf8_lossy(&bytes)).is_ok()
+                } else {
+                    serde_json::from_slice::<serde_json::Value>(&bytes).is_ok()
+                };
+            assert!(
+                known && parses,
+                "run {run}: `{path}` is torn or unknown after a SIGKILL"
+            );
+        }
+    }
+    // Converges afterwards.
+    let output = sweep.run(&home, &state, None);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!(
+        "random SIGKILLs: {killed} of {runs} runs killed mid-deploy (deploy takes about {duration:?})"
+    );
+    assert!(
+        killed >= runs / 4,
+        "too few runs were killed mid-deploy ({killed} of {runs}) to mean anything"
+    );
+}
