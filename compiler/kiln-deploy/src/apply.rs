@@ -101,6 +101,11 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
     for step in &plan.steps {
         let display = step.path.display().to_string();
         match &step.action {
+            Action::Update if step.shared.is_some() => {
+                let shared = step.shared.as_ref().expect("checked");
+                write_shared(step, shared, &mut record)?;
+                applied.written.push(display);
+            }
             Action::Create | Action::Update | Action::Adopt => {
                 let bytes = step.bytes.as_deref().unwrap_or_default();
                 note_created_dirs(&root, &step.path, &mut record);
@@ -147,6 +152,53 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
     Ok(applied)
 }
 
+/// Writes an update of a shared file with compare-and-swap: if another writer changed the file
+/// since planning, kiln's keys are merged into the new text again (up to three times) — the
+/// other writer's change is never lost.
+fn write_shared(
+    step: &crate::plan::Step,
+    shared: &crate::plan::SharedUpdate,
+    record: &mut DeployRecord,
+) -> Result<(), DeployError> {
+    let mut seen = shared.seen.clone();
+    let mut bytes = step.bytes.clone().unwrap_or_default();
+    for _ in 0..3 {
+        if kiln_store::fs::replace_if_unchanged(&step.path, &bytes, step.mode, &seen).map_err(fs)? {
+            if let Some(entry) = record.files.get_mut(&step.relative) {
+                entry.hash = if entry.hash.starts_with("keyed:") {
+                    entry.hash.clone()
+                } else {
+                    kiln_store::hash::content_hash(&bytes)
+                };
+            }
+            return Ok(());
+        }
+        let live = std::fs::read_to_string(&step.path).map_err(|e| {
+            DeployError(format!("failed to re-read `{}`: {e}", step.path.display()))
+        })?;
+        seen = kiln_store::hash::content_hash(live.as_bytes());
+        bytes = crate::merge::merge(
+            shared.format,
+            Some(&live),
+            &shared.fragment,
+            &shared.owned,
+            &shared.previously_owned,
+        )
+        .map_err(|e| {
+            DeployError(format!(
+                "`{}` changed while kiln wrote it and no longer parses: {}",
+                step.path.display(),
+                e.message
+            ))
+        })?
+        .into_bytes();
+    }
+    Err(DeployError(format!(
+        "`{}` kept changing while kiln tried to write it (3 attempts); nothing of it was lost — run kiln deploy again",
+        step.path.display()
+    )))
+}
+
 /// Records the directories a write is about to create below the root.
 fn note_created_dirs(root: &Path, path: &Path, record: &mut DeployRecord) {
     let Ok(relative) = path.strip_prefix(root) else {
@@ -180,4 +232,62 @@ fn created_dir_stop(root: &Path, path: &Path, record: &DeployRecord) -> PathBuf 
             .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
     }
     stop
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merge::MergeFormat;
+    use crate::plan::{SharedUpdate, Step};
+
+    #[test]
+    fn a_concurrent_change_to_a_shared_file_is_merged_not_lost() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, "{\n  \"user\": 1\n}\n").expect("write");
+        let planned_against = kiln_store::hash::content_hash(b"{\n  \"user\": 1\n}\n");
+        // Someone else writes between planning and applying.
+        std::fs::write(&path, "{\n  \"user\": 2,\n  \"other\": true\n}\n").expect("write");
+        let fragment = serde_json::json!({ "mcpServers": { "kiln": { "command": "x" } } });
+        let owned = vec!["/mcpServers/kiln".to_string()];
+        let planned = crate::merge::merge(
+            MergeFormat::Json,
+            Some("{\n  \"user\": 1\n}\n"),
+            &fragment,
+            &owned,
+            &[],
+        )
+        .expect("merge");
+        let step = Step {
+            relative: "settings.json".into(),
+            path: path.clone(),
+            action: crate::plan::Action::Update,
+            bytes: Some(planned.into_bytes()),
+            mode: 0o644,
+            entry: None,
+            shared: Some(SharedUpdate {
+                seen: planned_against,
+                format: MergeFormat::Json,
+                fragment,
+                owned,
+                previously_owned: Vec::new(),
+            }),
+        };
+        let mut record = DeployRecord {
+            version: 1,
+            tool: "t".into(),
+            profile: "p".into(),
+            scope: kiln_model::BuildScope::Global,
+            root: dir.path().display().to_string(),
+            manifest: None,
+            files: std::collections::BTreeMap::new(),
+            created_dirs: Vec::new(),
+        };
+        write_shared(&step, step.shared.as_ref().expect("shared"), &mut record).expect("written");
+        let value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        assert_eq!(value["user"], 2, "the other writer's change was lost");
+        assert_eq!(value["other"], true);
+        assert_eq!(value["mcpServers"]["kiln"]["command"], "x");
+    }
 }

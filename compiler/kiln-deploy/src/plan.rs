@@ -83,6 +83,25 @@ pub struct Step {
     /// The record entry after this step (None: not recorded).
     #[serde(skip)]
     pub entry: Option<RecordEntry>,
+    /// For updates of shared files: the live file's hash when planned, and how to merge again
+    /// if it changed before the write (compare-and-swap).
+    #[serde(skip)]
+    pub shared: Option<SharedUpdate>,
+}
+
+/// What a shared-file update needs to be redone against a newer live file.
+#[derive(Clone, Debug)]
+pub struct SharedUpdate {
+    /// `blake3:` hash of the live text the update was planned against.
+    pub seen: String,
+    /// The file's syntax.
+    pub format: MergeFormat,
+    /// kiln's fragment.
+    pub fragment: serde_json::Value,
+    /// The keys kiln owns now.
+    pub owned: Vec<String>,
+    /// The keys kiln owned before.
+    pub previously_owned: Vec<String>,
 }
 
 /// A complete plan.
@@ -353,6 +372,7 @@ fn step(relative: &str, location: &Location, action: Action) -> Step {
         bytes: None,
         mode: 0o644,
         entry: None,
+        shared: None,
     }
 }
 
@@ -640,6 +660,13 @@ fn plan_merge(
             if merged != live || mode_changes {
                 result.action = Action::Update;
                 result.bytes = Some(merged.into_bytes());
+                result.shared = Some(SharedUpdate {
+                    seen: content_hash(live.as_bytes()),
+                    format,
+                    fragment: fragment.clone(),
+                    owned: owned.clone(),
+                    previously_owned: previously_owned.clone(),
+                });
             }
             Ok(result)
         }

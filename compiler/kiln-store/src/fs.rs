@@ -137,6 +137,48 @@ fn sync_dir(_: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Compare-and-swap: like [`atomic_write`], but just before the rename the target is re-read,
+/// and the write is abandoned (`Ok(false)`) when its hash is no longer `expected` — another
+/// writer got there between planning and writing.
+pub fn replace_if_unchanged(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    expected: &str,
+) -> Result<bool, FsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    failpoint("temp-create");
+    let mut temp = tempfile::Builder::new()
+        .prefix(".kiln-")
+        .suffix(".tmp")
+        .permissions(permissions(0o600))
+        .tempfile_in(dir)
+        .map_err(fail("create a temporary file in", dir))?;
+    failpoint("write");
+    temp.write_all(bytes).map_err(fail("write", path))?;
+    failpoint("fsync");
+    temp.as_file().sync_all().map_err(fail("sync", path))?;
+    failpoint("chmod");
+    std::fs::set_permissions(temp.path(), permissions(mode))
+        .map_err(fail("set permissions of", path))?;
+    let current = read_optional(path)?
+        .map(|b| crate::hash::content_hash(&b))
+        .unwrap_or_default();
+    if current != expected {
+        return Ok(false); // the temp file is removed when dropped
+    }
+    failpoint("rename");
+    temp.persist(path).map_err(|e| FsError {
+        action: "replace",
+        path: path.to_path_buf(),
+        error: e.error,
+    })?;
+    failpoint("dir-fsync");
+    sync_dir(dir).map_err(fail("sync directory", dir))?;
+    failpoint("written");
+    Ok(true)
+}
+
 /// Creates a file that does not exist yet, with `mode` (subject to the umask), in an
 /// existing directory. Falls back to [`write_file`] when the file appeared meanwhile.
 pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
