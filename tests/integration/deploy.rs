@@ -778,3 +778,92 @@ fn check_reports_a_stale_deploy_after_a_rebuild() {
     );
     assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
 }
+
+/// The symlink matrix (reliability.md §9.5): the deployed file, its parent or its grandparent is
+/// a symlink pointing inside the root, outside it, nowhere, or at itself. Deploy, backup and
+/// prune never write, move or delete a byte outside the root.
+#[cfg(unix)]
+#[test]
+fn symlink_matrix_writes_nothing_outside_the_root() {
+    use std::os::unix::fs::symlink;
+    let positions = [".claude/rules/git-workflow.md", ".claude/rules", ".claude"];
+    let kinds = ["inside", "outside", "dangling", "loop"];
+    let mut cases = 0;
+    for position in positions {
+        for kind in kinds {
+            for extra in [&[][..], &["--backup"][..]] {
+                let machine = Machine::new();
+                let outside = tempfile::tempdir().expect("outside");
+                std::fs::write(outside.path().join("git-workflow.md"), "outside\n").expect("write");
+                std::fs::create_dir_all(outside.path().join("rules")).expect("mkdir");
+                std::fs::write(outside.path().join("rules/git-workflow.md"), "outside\n")
+                    .expect("write");
+                let inside = machine.home("elsewhere");
+                std::fs::create_dir_all(inside.join("rules")).expect("mkdir");
+                let link = machine.home(position);
+                std::fs::create_dir_all(link.parent().expect("parent")).expect("mkdir");
+                let target = match kind {
+                    "inside" => inside.clone(),
+                    "outside" => outside.path().to_path_buf(),
+                    "dangling" => machine.home("nowhere/at/all"),
+                    _ => link.clone(),
+                };
+                symlink(&target, &link).expect("symlink");
+                let before = snapshot(outside.path());
+                let mut args = vec!["deploy", "personal", "claude-code"];
+                args.extend_from_slice(extra);
+                let output = machine.kiln(&args);
+                let code = output.status.code();
+                assert!(
+                    matches!(code, Some(0 | 1 | 3)),
+                    "{position} → {kind}: {}",
+                    text(&output, &machine)
+                );
+                assert_eq!(
+                    before,
+                    snapshot(outside.path()),
+                    "{position} → {kind} {extra:?}: bytes changed outside the root"
+                );
+                cases += 1;
+            }
+        }
+    }
+    // Prune through a parent that became a symlink out of the root.
+    let machine = Machine::new();
+    assert_eq!(
+        machine
+            .kiln(&["deploy", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::create_dir_all(outside.path().join("scripts")).expect("mkdir");
+    std::fs::write(outside.path().join("SKILL.md"), "outside\n").expect("write");
+    std::fs::write(outside.path().join("scripts/check-formula.sh"), "outside\n").expect("write");
+    let skill = machine.home(".claude/skills/homebrew-formula");
+    std::fs::remove_dir_all(&skill).expect("remove");
+    symlink(outside.path(), &skill).expect("symlink");
+    let profile = machine
+        .library
+        .path()
+        .join("profiles/personal.profile.json");
+    let original = std::fs::read_to_string(&profile).expect("read");
+    std::fs::write(&profile, original.replace("\"homebrew-formula\", ", "")).expect("edit");
+    let before = snapshot(outside.path());
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert!(
+        matches!(output.status.code(), Some(0 | 3)),
+        "{}",
+        text(&output, &machine)
+    );
+    assert_eq!(
+        before,
+        snapshot(outside.path()),
+        "prune deleted through a symlink"
+    );
+    println!(
+        "symlink matrix: {} cases, 0 bytes outside the root",
+        cases + 1
+    );
+}
