@@ -82,6 +82,30 @@ pub fn write_file(
     let dir = path.parent().unwrap_or(Path::new("."));
     failpoint("mkdir");
     std::fs::create_dir_all(dir).map_err(fail("create directory", dir))?;
+    let temp = prepared_temp(path, bytes, mode, durability)?;
+    failpoint("rename");
+    temp.persist(path).map_err(|e| FsError {
+        action: "replace",
+        path: path.to_path_buf(),
+        error: e.error,
+    })?;
+    if durability == Durability::Durable {
+        failpoint("dir-fsync");
+        sync_dir(dir).map_err(fail("sync directory", dir))?;
+    }
+    failpoint("written");
+    Ok(())
+}
+
+/// A temporary file next to `path` (created 0600) holding `bytes`, synced when durable, given
+/// its final `mode`: everything of an atomic write but the rename.
+fn prepared_temp(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    durability: Durability,
+) -> Result<tempfile::NamedTempFile, FsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     failpoint("temp-create");
     let mut temp = tempfile::Builder::new()
         .prefix(".kiln-")
@@ -98,18 +122,7 @@ pub fn write_file(
     failpoint("chmod");
     std::fs::set_permissions(temp.path(), permissions(mode))
         .map_err(fail("set permissions of", path))?;
-    failpoint("rename");
-    temp.persist(path).map_err(|e| FsError {
-        action: "replace",
-        path: path.to_path_buf(),
-        error: e.error,
-    })?;
-    if durability == Durability::Durable {
-        failpoint("dir-fsync");
-        sync_dir(dir).map_err(fail("sync directory", dir))?;
-    }
-    failpoint("written");
-    Ok(())
+    Ok(temp)
 }
 
 #[cfg(unix)]
@@ -147,20 +160,7 @@ pub fn replace_if_unchanged(
     expected: &str,
 ) -> Result<bool, FsError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    failpoint("temp-create");
-    let mut temp = tempfile::Builder::new()
-        .prefix(".kiln-")
-        .suffix(".tmp")
-        .permissions(permissions(0o600))
-        .tempfile_in(dir)
-        .map_err(fail("create a temporary file in", dir))?;
-    failpoint("write");
-    temp.write_all(bytes).map_err(fail("write", path))?;
-    failpoint("fsync");
-    temp.as_file().sync_all().map_err(fail("sync", path))?;
-    failpoint("chmod");
-    std::fs::set_permissions(temp.path(), permissions(mode))
-        .map_err(fail("set permissions of", path))?;
+    let temp = prepared_temp(path, bytes, mode, Durability::Durable)?;
     let current = read_optional(path)?
         .map(|b| crate::hash::content_hash(&b))
         .unwrap_or_default();
