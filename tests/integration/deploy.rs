@@ -120,6 +120,15 @@ fn mode(metadata: &std::fs::Metadata) -> u32 {
     metadata.permissions().mode() & 0o7777
 }
 #[cfg(unix)]
+fn ctime(metadata: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec()
+}
+#[cfg(not(unix))]
+fn ctime(_: &std::fs::Metadata) -> i64 {
+    0
+}
+#[cfg(unix)]
 fn inode(metadata: &std::fs::Metadata) -> u64 {
     use std::os::unix::fs::MetadataExt;
     metadata.ino()
@@ -865,5 +874,59 @@ fn symlink_matrix_writes_nothing_outside_the_root() {
     println!(
         "symlink matrix: {} cases, 0 bytes outside the root",
         cases + 1
+    );
+}
+
+#[test]
+fn hostile_paths_in_a_tampered_record_are_never_acted_on() {
+    let machine = Machine::new();
+    assert_eq!(
+        machine
+            .kiln(&["deploy", "personal", "claude-code"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let sentinel = tempfile::tempdir().expect("sentinel");
+    std::fs::write(sentinel.path().join("victim.txt"), "keep me\n").expect("write");
+    let outside = sentinel
+        .path()
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let dir = machine.state.path().join("kiln/records");
+    let record_path = std::fs::read_dir(&dir)
+        .expect("records")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
+    let mut record: Value =
+        serde_json::from_slice(&std::fs::read(&record_path).expect("read")).expect("json");
+    let template = record["files"][".claude/rules/git-workflow.md"].clone();
+    let victim_hash = format!("blake3:{}", blake3::hash(b"keep me\n").to_hex());
+    for path in [
+        format!("../{outside}/victim.txt"),
+        "/etc/hostname".to_string(),
+        format!("a/../../{outside}/victim.txt"),
+    ] {
+        let mut entry = template.clone();
+        entry["hash"] = Value::String(victim_hash.clone());
+        entry["created"] = Value::Bool(true);
+        record["files"][path] = entry;
+    }
+    std::fs::write(&record_path, serde_json::to_vec(&record).expect("json")).expect("tamper");
+    let before = snapshot(sentinel.path());
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert!(
+        matches!(output.status.code(), Some(0 | 3)),
+        "{}",
+        text(&output, &machine)
+    );
+    assert_eq!(
+        before,
+        snapshot(sentinel.path()),
+        "a tampered record made kiln touch a file outside the root"
     );
 }
