@@ -94,10 +94,11 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
             out.insert(
                 path.display().to_string(),
                 format!(
-                    "{kind} {:o} {} {:?} {} {hash}",
+                    "{kind} {:o} {} {:?} {} {} {hash}",
                     mode(&metadata),
                     metadata.len(),
                     metadata.modified().ok(),
+                    ctime(&metadata),
                     inode(&metadata)
                 ),
             );
