@@ -423,6 +423,20 @@ fn claude_config_dir_relocates_claude_codes_global_files() {
         .expect("run");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
     assert!(relocated.path().join("rules/git-workflow.md").is_file());
+    let check = machine
+        .library
+        .kiln()
+        .env("HOME", machine.home.path())
+        .env("XDG_STATE_HOME", machine.state.path())
+        .arg("check")
+        .output()
+        .expect("run");
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "check follows relocated files: {}",
+        text(&check, &machine)
+    );
     assert!(relocated.path().join(".claude.json").is_file());
     assert!(!machine.home(".claude").exists());
 }

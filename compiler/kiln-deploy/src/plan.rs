@@ -334,7 +334,11 @@ pub fn plan(
     let root = scope_root(request.env, request.scope, request.project);
     let files = steps
         .iter()
-        .filter_map(|s| s.entry.clone().map(|e| (s.relative.clone(), e)))
+        .filter_map(|s| {
+            let mut entry = s.entry.clone()?;
+            entry.live = Some(s.path.display().to_string());
+            Some((s.relative.clone(), entry))
+        })
         .collect();
     let record = DeployRecord {
         version: RECORD_VERSION,
@@ -419,6 +423,7 @@ fn plan_owned(
         owned_keys: Vec::new(),
         owned_hash: None,
         created,
+        live: None,
     };
     let created_before = previous.is_some_and(|p| p.created);
     let mut result = step(relative, location, Action::Keep);
@@ -579,6 +584,7 @@ fn plan_merge(
             owned_keys: owned.clone(),
             owned_hash: Some(hashing.json_of(&values, secret)),
             created,
+            live: None,
         })
     };
     match read_live(&path)? {

@@ -35,6 +35,10 @@ pub struct RecordEntry {
     /// kiln created the file (it did not exist before): removing it later is allowed.
     #[serde(default)]
     pub created: bool,
+    /// The absolute path it was deployed to (differs from root + path when a tool home is
+    /// relocated, e.g. `$CLAUDE_CONFIG_DIR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<String>,
 }
 
 /// What kiln deployed into one root.

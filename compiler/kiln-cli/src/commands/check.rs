@@ -58,7 +58,10 @@ pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic
         });
         let prefix = format!("{}/", record.scope.as_str());
         for (relative, entry) in &record.files {
-            let path = std::path::Path::new(&record.root).join(relative);
+            let path = entry.live.as_ref().map_or_else(
+                || std::path::Path::new(&record.root).join(relative),
+                std::path::PathBuf::from,
+            );
             let (mut state, mut detail) = inspect(&path, entry, key.as_ref());
             if state == "synced"
                 && let Some(current) = &current
