@@ -945,3 +945,88 @@ fn hostile_paths_in_a_tampered_record_are_never_acted_on() {
         "a tampered record made kiln touch a file outside the root"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn symlink_mode_links_read_only_files_and_copies_shared_ones() {
+    let machine = Machine::new();
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", "symlink"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let rule = machine.home(".claude/rules/git-workflow.md");
+    let target = std::fs::read_link(&rule).expect("a rule is a symlink");
+    assert!(
+        target.starts_with(machine.state.path()),
+        "links point into kiln's rendered store, not dist"
+    );
+    assert!(
+        std::fs::read_to_string(&rule)
+            .expect("read through")
+            .contains("Git Workflow")
+    );
+    let settings = std::fs::symlink_metadata(machine.home(".claude.json")).expect("stat");
+    assert!(
+        settings.is_file(),
+        "a file the tool rewrites is always copied"
+    );
+    // Rebuilding dist does not move the link target.
+    std::fs::remove_dir_all(machine.library.path().join("dist")).expect("clean dist");
+    assert!(
+        std::fs::read_to_string(&rule).is_ok(),
+        "the link target lives outside dist"
+    );
+    // Idempotent.
+    let before = (
+        snapshot(machine.home.path()),
+        snapshot(machine.state.path()),
+    );
+    assert_eq!(
+        machine
+            .kiln(&["deploy", "personal", "claude-code", "--mode", "symlink"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        before,
+        (
+            snapshot(machine.home.path()),
+            snapshot(machine.state.path())
+        )
+    );
+    assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+    // The common breakage: a tool replaces the symlink with a regular file.
+    std::fs::remove_file(&rule).expect("unlink");
+    std::fs::write(&rule, "rewritten by a tool\n").expect("write");
+    let check = machine.kiln(&["check", "--json"]);
+    assert_eq!(check.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&check.stdout).expect("json");
+    let broken = report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["state"] != "synced")
+        .expect("one");
+    assert_eq!(
+        broken["detail"], "type changed: symlink replaced by a regular file",
+        "{report}"
+    );
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", "symlink"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("symlink replaced by a regular file"));
+    assert_eq!(
+        std::fs::read_to_string(&rule).expect("left alone"),
+        "rewritten by a tool\n"
+    );
+    let output = machine.kiln(&[
+        "deploy",
+        "personal",
+        "claude-code",
+        "--mode",
+        "symlink",
+        "--force",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert!(
+        std::fs::read_link(&rule).is_ok(),
+        "--force restores the symlink"
+    );
+}

@@ -54,6 +54,15 @@ pub enum OutputFormat {
     Json,
 }
 
+/// How `kiln deploy` puts read-only files in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LinkMode {
+    /// Regular files.
+    Copy,
+    /// Symlinks into kiln's rendered store.
+    Symlink,
+}
+
 /// Output format of `kiln graph`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
@@ -152,6 +161,10 @@ pub struct DeployArgs {
     /// Print the plan and write nothing (exit as a real run would).
     #[arg(long)]
     pub dry_run: bool,
+    /// `copy` writes regular files; `symlink` links rules, skills, commands and agents to a
+    /// stable rendered copy kiln keeps (settings and MCP files are always copied).
+    #[arg(long, value_enum, default_value_t = LinkMode::Copy)]
+    pub mode: LinkMode,
     /// Take ownership of files kiln did not write (their content is replaced).
     #[arg(long, conflicts_with_all = ["backup", "force"])]
     pub adopt: bool,

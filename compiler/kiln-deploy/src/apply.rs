@@ -106,6 +106,17 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
                 write_shared(step, shared, &mut record)?;
                 applied.written.push(display);
             }
+            Action::Create | Action::Update | Action::Adopt if step.link.is_some() => {
+                let target = step.link.as_ref().expect("checked");
+                note_created_dirs(&root, &step.path, &mut record);
+                link(
+                    target,
+                    step.bytes.as_deref().unwrap_or_default(),
+                    step.mode,
+                    &step.path,
+                )?;
+                applied.written.push(display);
+            }
             Action::Create | Action::Update | Action::Adopt => {
                 let bytes = step.bytes.as_deref().unwrap_or_default();
                 note_created_dirs(&root, &step.path, &mut record);
@@ -197,6 +208,36 @@ fn write_shared(
         "`{}` kept changing while kiln tried to write it (3 attempts); nothing of it was lost — run kiln deploy again",
         step.path.display()
     )))
+}
+
+/// Symlink mode: writes the store file if missing (content-addressed, so never changed
+/// afterwards), then points `path` at it by renaming a fresh symlink over it (atomic).
+fn link(target: &Path, bytes: &[u8], mode: u32, path: &Path) -> Result<(), DeployError> {
+    if !target.is_file() {
+        atomic_write(target, bytes, mode).map_err(fs)?;
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| DeployError(format!("failed to create `{}`: {e}", dir.display())))?;
+    let temp = dir.join(format!(".kiln-link-{}", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(target, &temp).map_err(|e| {
+        DeployError(format!(
+            "failed to create a symlink at `{}`: {e}",
+            temp.display()
+        ))
+    })?;
+    #[cfg(not(unix))]
+    return Err(DeployError("symlink mode needs a Unix system".to_string()));
+    kiln_store::fs::failpoint("link-rename");
+    std::fs::rename(&temp, path).map_err(|e| {
+        DeployError(format!(
+            "failed to replace `{}` with a symlink: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(())
 }
 
 /// Records the directories a write is about to create below the root.

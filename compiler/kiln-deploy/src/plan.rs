@@ -28,6 +28,21 @@ pub struct DeployOptions {
     pub force: bool,
 }
 
+/// How read-only files are put in place.
+#[derive(Clone, Debug, Default)]
+pub enum DeployMode {
+    /// Regular files (the default).
+    #[default]
+    Copy,
+    /// Symlinks into kiln's rendered store (content-addressed files under this folder, which
+    /// a rebuild never changes), for rules, skills, commands and agents only; files a tool
+    /// rewrites itself (settings, MCP configs) are always copied.
+    Symlink {
+        /// The store folder (`$XDG_STATE_HOME/kiln/rendered`).
+        store: PathBuf,
+    },
+}
+
 /// What deploying one file does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
@@ -83,6 +98,9 @@ pub struct Step {
     /// The record entry after this step (None: not recorded).
     #[serde(skip)]
     pub entry: Option<RecordEntry>,
+    /// Symlink mode: the store file the live path links to (written first when missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<PathBuf>,
     /// For updates of shared files: the live file's hash when planned, and how to merge again
     /// if it changed before the write (compare-and-swap).
     #[serde(skip)]
@@ -159,6 +177,8 @@ pub struct DeployRequest<'a> {
     pub previous: Option<&'a DeployRecord>,
     /// Resolved secrets (and the key for hashing files that hold them).
     pub secrets: Option<&'a Secrets>,
+    /// Copy or symlink.
+    pub mode: DeployMode,
 }
 
 /// How recorded hashes are computed: plain for ordinary files, keyed for files that hold
@@ -305,9 +325,12 @@ pub fn plan(
                     secret,
                     hashing,
                 };
-                match &entry.merge {
-                    Some(format) => plan_merge(&file, format, &bytes, options)?,
-                    None => plan_owned(&file, bytes, options)?,
+                match (&entry.merge, &request.mode) {
+                    (Some(format), _) => plan_merge(&file, format, &bytes, options)?,
+                    (None, DeployMode::Symlink { store }) if !secret && read_only(entry) => {
+                        plan_link(&file, bytes, store, options)?
+                    }
+                    (None, _) => plan_owned(&file, bytes, options)?,
                 }
             }
         };
@@ -376,7 +399,123 @@ fn step(relative: &str, location: &Location, action: Action) -> Step {
         bytes: None,
         mode: 0o644,
         entry: None,
+        link: None,
         shared: None,
+    }
+}
+
+/// Whether a dist file may be a symlink: it comes only from rules, skills, commands, agents
+/// (and context fragments they include), which tools read and never rewrite.
+fn read_only(entry: &ManifestEntry) -> bool {
+    entry.merge.is_none()
+        && entry.components.iter().all(|c| {
+            ["rule:", "skill:", "command:", "agent:", "context:"]
+                .iter()
+                .any(|kind| c.starts_with(kind))
+        })
+}
+
+/// Plans a file in symlink mode: the live path should be a symlink to the store file holding
+/// these bytes.
+fn plan_link(
+    file: &Planned<'_>,
+    bytes: Vec<u8>,
+    store: &Path,
+    options: DeployOptions,
+) -> Result<Step, DeployError> {
+    let Planned {
+        relative,
+        location,
+        entry,
+        previous,
+        ..
+    } = *file;
+    let hash = content_hash(&bytes);
+    let target = store.join(hash.trim_start_matches("blake3:"));
+    let mut result = step(relative, location, Action::Keep);
+    result.mode = parse_mode(&entry.mode);
+    let recorded = RecordEntry {
+        hash: hash.clone(),
+        mode: entry.mode.clone(),
+        dist_hash: entry.hash.clone(),
+        merge: None,
+        owned_keys: Vec::new(),
+        owned_hash: None,
+        created: previous.is_none_or(|p| p.created),
+        link: Some(target.display().to_string()),
+        live: None,
+    };
+    let path = location.path();
+    let link_now = std::fs::read_link(&path).ok();
+    let write = |mut s: Step, action: Action| {
+        s.action = action;
+        s.bytes = Some(bytes.clone());
+        s.link = Some(target.clone());
+        s.entry = Some(recorded.clone());
+        s
+    };
+    match (std::fs::symlink_metadata(&path), link_now) {
+        (Err(_), _) => Ok(write(result, Action::Create)),
+        (Ok(_), Some(current)) if current == target && target.is_file() => {
+            result.entry = Some(recorded.clone());
+            Ok(result)
+        }
+        (Ok(_), Some(current)) => match previous {
+            Some(p) if p.link.as_deref() == Some(&*current.to_string_lossy()) || options.force => {
+                Ok(write(result, Action::Update))
+            }
+            Some(_) => Ok(Step {
+                action: Action::Drift {
+                    reason: format!("now links to `{}`", current.display()),
+                },
+                entry: previous.cloned(),
+                ..result
+            }),
+            None => Ok(Step {
+                action: Action::Conflict {
+                    reason: format!("is a symlink to `{}` kiln did not make", current.display()),
+                },
+                ..result
+            }),
+        },
+        (Ok(metadata), None) if metadata.is_file() => {
+            let live_hash = std::fs::read(&path)
+                .map(|b| content_hash(&b))
+                .unwrap_or_default();
+            match previous {
+                // The common breakage: a tool replaced kiln's symlink with a regular file.
+                Some(p) if p.link.is_some() && !options.force => Ok(Step {
+                    action: Action::Drift {
+                        reason: "symlink replaced by a regular file".to_string(),
+                    },
+                    entry: previous.cloned(),
+                    ..result
+                }),
+                Some(p) if live_hash == p.hash || options.force => {
+                    Ok(write(result, Action::Update))
+                }
+                Some(_) => Ok(Step {
+                    action: Action::Drift {
+                        reason: "modified since kiln deployed it".to_string(),
+                    },
+                    entry: previous.cloned(),
+                    ..result
+                }),
+                None if options.force || options.adopt => Ok(write(result, Action::Adopt)),
+                None => Ok(Step {
+                    action: Action::Conflict {
+                        reason: "exists and was not written by kiln".to_string(),
+                    },
+                    ..result
+                }),
+            }
+        }
+        (Ok(_), None) => Ok(Step {
+            action: Action::Conflict {
+                reason: "is a directory".to_string(),
+            },
+            ..result
+        }),
     }
 }
 
@@ -423,6 +562,7 @@ fn plan_owned(
         owned_keys: Vec::new(),
         owned_hash: None,
         created,
+        link: None,
         live: None,
     };
     let created_before = previous.is_some_and(|p| p.created);
@@ -584,6 +724,7 @@ fn plan_merge(
             owned_keys: owned.clone(),
             owned_hash: Some(hashing.json_of(&values, secret)),
             created,
+            link: None,
             live: None,
         })
     };

@@ -35,6 +35,9 @@ pub struct RecordEntry {
     /// kiln created the file (it did not exist before): removing it later is allowed.
     #[serde(default)]
     pub created: bool,
+    /// Symlink mode: the live path is a symlink to this file of kiln's rendered store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
     /// The absolute path it was deployed to (differs from root + path when a tool home is
     /// relocated, e.g. `$CLAUDE_CONFIG_DIR`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -157,8 +157,27 @@ fn inspect(
         Ok(metadata) => metadata,
         Err(_) => return ("missing", None),
     };
+    if let Some(link) = &entry.link {
+        // Symlink mode: the live path must still be kiln's symlink.
+        return match std::fs::read_link(path) {
+            Ok(target) if target == std::path::Path::new(link) && target.is_file() => {
+                ("synced", None)
+            }
+            Ok(target) => (
+                "modified",
+                Some(format!("now links to `{}`", target.display())),
+            ),
+            Err(_) => (
+                "modified",
+                Some("type changed: symlink replaced by a regular file".to_string()),
+            ),
+        };
+    }
     if metadata.file_type().is_symlink() {
-        return ("modified", Some("replaced by a symlink".to_string()));
+        return (
+            "modified",
+            Some("type changed: replaced by a symlink".to_string()),
+        );
     }
     if !metadata.is_file() {
         return ("modified", Some("is no longer a regular file".to_string()));

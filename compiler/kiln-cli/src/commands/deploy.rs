@@ -144,6 +144,12 @@ pub fn run(
             env: &env,
             previous: previous.as_ref(),
             secrets: Some(&secrets),
+            mode: match args.mode {
+                crate::args::LinkMode::Copy => kiln_deploy::plan::DeployMode::Copy,
+                crate::args::LinkMode::Symlink => kiln_deploy::plan::DeployMode::Symlink {
+                    store: state.join("rendered"),
+                },
+            },
         };
         plans.push(plan(&request, options).map_err(fail)?);
         records.push(path);
