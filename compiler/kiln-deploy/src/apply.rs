@@ -306,6 +306,7 @@ mod tests {
             bytes: Some(planned.into_bytes()),
             mode: 0o644,
             entry: None,
+            link: None,
             shared: Some(SharedUpdate {
                 seen: planned_against,
                 format: MergeFormat::Json,
