@@ -944,6 +944,37 @@ fn hostile_paths_in_a_tampered_record_are_never_acted_on() {
         snapshot(sentinel.path()),
         "a tampered record made kiln touch a file outside the root"
     );
+    // `check --fix` on a record whose hashes say the outside files drifted restores nothing.
+    let mut record: Value =
+        serde_json::from_slice(&std::fs::read(&record_path).expect("read")).expect("json");
+    let mut live_entry = template.clone();
+    live_entry["live"] = Value::String(sentinel.path().join("victim.txt").display().to_string());
+    let drifted = Value::String(format!("blake3:{}", "0".repeat(64)));
+    live_entry["hash"] = drifted.clone();
+    record["files"]["../escape.md"] = live_entry.clone();
+    // A harmless-looking path whose recorded live path points outside.
+    record["files"][".claude/rules/harmless.md"] = live_entry;
+    for path in [
+        format!("../{outside}/victim.txt"),
+        format!("a/../../{outside}/victim.txt"),
+    ] {
+        let mut entry = template.clone();
+        entry["hash"] = drifted.clone();
+        record["files"][path] = entry;
+    }
+    std::fs::write(&record_path, serde_json::to_vec(&record).expect("json")).expect("tamper");
+    let fixed = machine.kiln(&["check", "--fix"]);
+    assert_eq!(fixed.status.code(), Some(1), "{}", text(&fixed, &machine));
+    assert!(
+        text(&fixed, &machine).contains("not restored"),
+        "{}",
+        text(&fixed, &machine)
+    );
+    assert_eq!(
+        before,
+        snapshot(sentinel.path()),
+        "check --fix followed a tampered record outside the root"
+    );
 }
 
 #[cfg(unix)]
@@ -1029,4 +1060,84 @@ fn symlink_mode_links_read_only_files_and_copies_shared_ones() {
         std::fs::read_link(&rule).is_ok(),
         "--force restores the symlink"
     );
+}
+
+#[test]
+fn check_fix_puts_back_what_kiln_deployed_and_keeps_the_users_keys() {
+    let machine = Machine::new();
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let edited = machine.home(".claude/rules/clean-code.md");
+    let deleted = machine.home(".claude/rules/git-workflow.md");
+    let original = std::fs::read_to_string(&edited).expect("read");
+    let original_deleted = std::fs::read_to_string(&deleted).expect("read");
+    std::fs::write(&edited, "edited by hand\n").expect("edit");
+    std::fs::remove_file(&deleted).expect("delete");
+    // In the shared file: the user adds a key and removes one of kiln's servers.
+    let settings = machine.home(".claude.json");
+    let mut value: Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).expect("read")).expect("json");
+    value["numStartups"] = 3.into();
+    let removed = value["mcpServers"]
+        .as_object_mut()
+        .expect("servers")
+        .remove("memory");
+    assert!(removed.is_some(), "{value}");
+    std::fs::write(
+        &settings,
+        serde_json::to_string_pretty(&value).expect("ser"),
+    )
+    .expect("write");
+
+    let before = snapshot(machine.home.path());
+    let dry = machine.kiln(&["check", "--fix", "--dry-run", "--json"]);
+    assert_eq!(dry.status.code(), Some(1), "{}", text(&dry, &machine));
+    let report: Value = serde_json::from_slice(&dry.stdout).expect("json");
+    assert_eq!(
+        report["repairs"].as_array().expect("repairs").len(),
+        3,
+        "{report}"
+    );
+    assert_eq!(before, snapshot(machine.home.path()), "--dry-run wrote");
+
+    let fixed = machine.kiln(&["check", "--fix"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed, &machine));
+    assert!(text(&fixed, &machine).contains("restored"));
+    assert_eq!(std::fs::read_to_string(&edited).expect("read"), original);
+    assert_eq!(
+        std::fs::read_to_string(&deleted).expect("read"),
+        original_deleted
+    );
+    let value: Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).expect("read")).expect("json");
+    assert_eq!(value["numStartups"], 3, "the user's key is kept");
+    assert!(
+        value["mcpServers"]["memory"].is_object(),
+        "kiln's key is back"
+    );
+    // The shared file holds a secret: --fix resolved it again, and never printed it.
+    let secret = value["mcpServers"]["context7"]["env"]["CONTEXT7_API_KEY"]
+        .as_str()
+        .expect("secret");
+    assert!(secret.starts_with("CANARY-"), "{value}");
+    assert!(!text(&fixed, &machine).contains("CANARY"));
+    assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+    // A second fix has nothing to do and writes nothing.
+    let before = snapshot(machine.home.path());
+    assert_eq!(machine.kiln(&["check", "--fix"]).status.code(), Some(0));
+    assert_eq!(before, snapshot(machine.home.path()));
+}
+
+#[test]
+fn check_fix_relinks_a_symlink_a_tool_replaced() {
+    let machine = Machine::new();
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", "symlink"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let rule = machine.home(".claude/rules/git-workflow.md");
+    let target = std::fs::read_link(&rule).expect("link");
+    std::fs::remove_file(&rule).expect("unlink");
+    std::fs::write(&rule, "rewritten by a tool\n").expect("write");
+    let fixed = machine.kiln(&["check", "--fix"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed, &machine));
+    assert_eq!(std::fs::read_link(&rule).expect("a symlink again"), target);
 }

@@ -186,8 +186,10 @@ pub struct CheckArgs {
     /// fix_direction; schema: schemas/check-manifest.schema.json) instead of deploy records.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
-    /// Repair drift in the manifest's direction (copies only; nothing is deleted).
-    #[arg(long, requires = "manifest")]
+    /// Repair drift: with --manifest, copy in its `fix_direction` (nothing is deleted); from
+    /// deploy records, put back what kiln deployed (files, kiln's keys in shared files,
+    /// symlinks). Stale deploys need `kiln deploy`.
+    #[arg(long)]
     pub fix: bool,
     /// With --fix: print the repairs and write nothing.
     #[arg(long, requires = "fix")]

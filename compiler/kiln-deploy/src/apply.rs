@@ -212,7 +212,7 @@ fn write_shared(
 
 /// Symlink mode: writes the store file if missing (content-addressed, so never changed
 /// afterwards), then points `path` at it by renaming a fresh symlink over it (atomic).
-fn link(target: &Path, bytes: &[u8], mode: u32, path: &Path) -> Result<(), DeployError> {
+pub fn link(target: &Path, bytes: &[u8], mode: u32, path: &Path) -> Result<(), DeployError> {
     if !target.is_file() {
         atomic_write(target, bytes, mode).map_err(fs)?;
     }
@@ -238,6 +238,89 @@ fn link(target: &Path, bytes: &[u8], mode: u32, path: &Path) -> Result<(), Deplo
         ))
     })?;
     Ok(())
+}
+
+/// Puts back what kiln deployed at `location` (where kiln deploys `relative` now, never a path
+/// read from the record) for one recorded file whose dist build has not moved on:
+/// the dist bytes, kiln's keys merged into a shared file, or the symlink. Files holding secrets
+/// need `secrets` resolved for their dist bytes (their values are not kept anywhere).
+pub fn restore(
+    record: &DeployRecord,
+    relative: &str,
+    entry: &kiln_model::RecordEntry,
+    location: &crate::location::Location,
+    secrets: Option<&crate::secrets::Secrets>,
+) -> Result<(), DeployError> {
+    let holds_secret = entry.hash.starts_with("keyed:");
+    if holds_secret && secrets.is_none() {
+        return Err(DeployError(format!(
+            "`{}` holds a secret that was not resolved; run `kiln deploy --force`",
+            location.path().display()
+        )));
+    }
+    // The record is read back from disk, so hold the live path to the same sandbox a deploy
+    // would: below its root, through no symlink that leaves it.
+    crate::location::check_relative(relative).map_err(|r| DeployError(r.0))?;
+    crate::location::check_sandbox(location, record.scope).map_err(|r| DeployError(r.0))?;
+    let live = &location.path();
+    let manifest_path = record.manifest.as_ref().ok_or_else(|| {
+        DeployError(
+            "the record does not name its dist manifest; run `kiln deploy --force`".to_string(),
+        )
+    })?;
+    let manifest_path = Path::new(manifest_path);
+    let tree = manifest_path.with_file_name(&record.profile);
+    let dist = tree.join(record.scope.as_str()).join(relative);
+    let bytes = std::fs::read(&dist).map_err(|e| {
+        DeployError(format!(
+            "failed to read `{}`: {e}; run `kiln build` and `kiln deploy`",
+            dist.display()
+        ))
+    })?;
+    let bytes = match secrets {
+        Some(secrets) if holds_secret => secrets.substitute(&bytes).0,
+        _ => bytes,
+    };
+    let mode = u32::from_str_radix(&entry.mode, 8).unwrap_or(0o644);
+    if let Some(target) = &entry.link {
+        return link(Path::new(target), &bytes, mode, live);
+    }
+    let Some(format) = entry
+        .merge
+        .as_deref()
+        .and_then(crate::merge::MergeFormat::from_name)
+    else {
+        return atomic_write(live, &bytes, mode).map_err(fs);
+    };
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| DeployError("a merge fragment is not UTF-8".to_string()))?;
+    let fragment: serde_json::Value = match format {
+        crate::merge::MergeFormat::Toml => toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| serde_json::to_value(t).ok())
+            .ok_or_else(|| DeployError("a TOML merge fragment does not parse".to_string()))?,
+        _ => serde_json::from_str(text)
+            .map_err(|e| DeployError(format!("a merge fragment does not parse: {e}")))?,
+    };
+    let current = std::fs::read_to_string(live).ok();
+    let merged = crate::merge::merge(
+        format,
+        current.as_deref(),
+        &fragment,
+        &entry.owned_keys,
+        &entry.owned_keys,
+    )
+    .map_err(|e| {
+        DeployError(format!(
+            "`{}` does not parse: {}",
+            live.display(),
+            e.message
+        ))
+    })?;
+    let keep_mode = std::fs::metadata(live)
+        .map(|m| kiln_store::fs::mode_of(&m))
+        .unwrap_or(mode);
+    atomic_write(live, merged.as_bytes(), keep_mode).map_err(fs)
 }
 
 /// Records the directories a write is about to create below the root.

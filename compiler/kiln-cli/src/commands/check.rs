@@ -10,7 +10,7 @@ use kiln_model::DeployRecord;
 use kiln_store::hash::json_hash;
 use serde::Serialize;
 
-use crate::args::CheckArgs;
+use crate::args::{CheckArgs, GlobalArgs};
 use crate::report::Reporter;
 use crate::settings::Context;
 
@@ -25,11 +25,15 @@ struct FileState {
     detail: Option<String>,
 }
 
-pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
+pub fn run(
+    args: &CheckArgs,
+    global: &GlobalArgs,
+    reporter: &Reporter,
+) -> Result<ExitCode, Diagnostic> {
     if let Some(manifest) = &args.manifest {
         return run_manifest(manifest, args, reporter);
     }
-    let (_, state) = Context::deploy_env()?;
+    let (env, state) = Context::deploy_env()?;
     let dir = state.join("records");
     let mut records: Vec<(std::path::PathBuf, DeployRecord)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -49,7 +53,9 @@ pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic
     }
     let key = kiln_deploy::secrets::existing_machine_key(&state);
     let mut files = Vec::new();
-    for (_, record) in &records {
+    // Which record and recorded path each file came from, for --fix.
+    let mut origins: Vec<(usize, String)> = Vec::new();
+    for (index, (_, record)) in records.iter().enumerate() {
         // What dist holds now, to tell a stale deploy (dist moved on) from a synced one.
         let current = record.manifest.as_ref().and_then(|path| {
             kiln_store::dist::read_manifest(std::path::Path::new(path))
@@ -82,6 +88,7 @@ pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic
                     Some(_) => {}
                 }
             }
+            origins.push((index, relative.clone()));
             files.push(FileState {
                 tool: record.tool.clone(),
                 profile: record.profile.clone(),
@@ -92,15 +99,66 @@ pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic
             });
         }
     }
+    let mut repaired: Vec<String> = Vec::new();
+    if args.fix {
+        let mut problems = Vec::new();
+        let secrets = if args.dry_run {
+            None
+        } else {
+            secrets_for_fix(&files, &origins, &records, &state, global)
+        };
+        for (file, (index, relative)) in files.iter_mut().zip(&origins) {
+            if !matches!(file.state, "modified" | "missing" | "mode") {
+                continue;
+            }
+            let record = &records[*index].1;
+            let entry = &record.files[relative];
+            let live = std::path::Path::new(&file.path);
+            if args.dry_run {
+                repaired.push(format!("would restore {}", file.path));
+                continue;
+            }
+            // Recompute where kiln deploys this file; a record's own path is never trusted.
+            let location = kiln_deploy::location::locate(
+                &env,
+                &record.tool,
+                record.scope,
+                Some(std::path::Path::new(&record.root)),
+                relative,
+            );
+            if location.path() != live {
+                problems.push(format!(
+                    "{}: kiln now deploys this file to `{}` (a relocation variable changed, or the record was edited); run `kiln deploy`",
+                    file.path,
+                    location.path().display()
+                ));
+                continue;
+            }
+            match kiln_deploy::apply::restore(record, relative, entry, &location, secrets.as_ref())
+            {
+                Ok(()) => {
+                    repaired.push(format!("restored {}", file.path));
+                    (file.state, file.detail) = inspect(live, entry, key.as_ref());
+                }
+                Err(error) => problems.push(format!("{}: {}", file.path, error.0)),
+            }
+        }
+        for problem in problems {
+            reporter.stderr(&format!("not restored: {problem}\n"));
+        }
+    }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for file in &files {
         *counts.entry(file.state).or_default() += 1;
     }
     let drift = files.iter().any(|f| f.state != "synced");
     if args.json {
-        reporter.json(&serde_json::json!({ "synced": !drift, "counts": counts, "files": files }));
+        reporter.json(&serde_json::json!({ "synced": !drift, "counts": counts, "files": files, "repairs": repaired }));
     } else {
         let mut out = String::new();
+        for repair in &repaired {
+            out.push_str(&format!("{repair}\n"));
+        }
         if args.full {
             for file in &files {
                 out.push_str(&format!(
@@ -146,6 +204,50 @@ pub fn run(args: &CheckArgs, reporter: &Reporter) -> Result<ExitCode, Diagnostic
         reporter.stderr(&out);
     }
     Ok(ExitCode::from(u8::from(drift)))
+}
+
+/// Resolves the secrets the drifted files that hold them need, once each, as `kiln deploy`
+/// would; `None` (those files are then reported, not restored) when there are none or
+/// resolving fails.
+fn secrets_for_fix(
+    files: &[FileState],
+    origins: &[(usize, String)],
+    records: &[(std::path::PathBuf, DeployRecord)],
+    state: &std::path::Path,
+    global: &GlobalArgs,
+) -> Option<kiln_deploy::secrets::Secrets> {
+    let mut references = std::collections::BTreeSet::new();
+    for (file, (index, relative)) in files.iter().zip(origins) {
+        let record = &records[*index].1;
+        let entry = &record.files[relative];
+        if !matches!(file.state, "modified" | "missing") || !entry.hash.starts_with("keyed:") {
+            continue;
+        }
+        let dist = record.manifest.as_ref().map(|manifest| {
+            std::path::Path::new(manifest)
+                .with_file_name(&record.profile)
+                .join(record.scope.as_str())
+                .join(relative)
+        });
+        if let Some(bytes) = dist.and_then(|path| std::fs::read(path).ok()) {
+            references.extend(kiln_deploy::secrets::find_references(&bytes));
+        }
+    }
+    if references.is_empty() {
+        return None;
+    }
+    let key = kiln_deploy::secrets::existing_machine_key(state)?;
+    // The 1Password command comes from the configuration; without a library, the default.
+    let op = Context::load(global, None)
+        .ok()
+        .and_then(|context| {
+            context
+                .config
+                .string("secrets.op_command")
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "op".to_string());
+    kiln_deploy::secrets::Secrets::resolve(&references, &op, key).ok()
 }
 
 fn inspect(

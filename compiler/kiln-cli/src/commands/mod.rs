@@ -54,7 +54,7 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
         ),
         Command::Build(args) => build::run(&cli.global, &args, reporter),
         Command::Deploy(args) => deploy::run(&cli.global, &args, reporter),
-        Command::Check(args) => check::run(&args, reporter),
+        Command::Check(args) => check::run(&args, &cli.global, reporter),
     }
 }
 
