@@ -1141,3 +1141,45 @@ fn check_fix_relinks_a_symlink_a_tool_replaced() {
     assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed, &machine));
     assert_eq!(std::fs::read_link(&rule).expect("a symlink again"), target);
 }
+
+#[test]
+fn status_lists_each_deployment_with_its_state_and_undeployed_builds() {
+    let machine = Machine::new();
+    let empty = machine.kiln(&["status"]);
+    assert_eq!(empty.status.code(), Some(0), "{}", text(&empty, &machine));
+    assert!(text(&empty, &machine).contains("nothing deployed"));
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    // Another build sits in dist/ without being deployed.
+    let build = machine.kiln(&["build", "personal", "codex"]);
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build, &machine));
+    let status = |machine: &Machine| -> Value {
+        let output = machine.kiln(&["status", "--format", "json"]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output, machine));
+        serde_json::from_slice(&output.stdout).expect("json")
+    };
+    let report = status(&machine);
+    let deployments = report["deployments"].as_array().expect("deployments");
+    assert_eq!(deployments.len(), 1, "{report}");
+    assert_eq!(deployments[0]["tool"], "claude-code");
+    assert_eq!(deployments[0]["state"], "synced");
+    assert_eq!(deployments[0]["mode"], "copy");
+    assert_eq!(
+        deployments[0]["files"], deployments[0]["counts"]["synced"],
+        "{report}"
+    );
+    assert_eq!(report["undeployed"], serde_json::json!(["codex/personal"]));
+
+    std::fs::remove_file(machine.home(".claude/rules/clean-code.md")).expect("delete");
+    let report = status(&machine);
+    assert_eq!(report["deployments"][0]["state"], "drift", "{report}");
+    assert_eq!(report["deployments"][0]["counts"]["missing"], 1, "{report}");
+    let human = machine.kiln(&["status"]);
+    let human = text(&human, &machine);
+    assert!(
+        human.contains("drift   claude-code/personal (global, copy)"),
+        "{human}"
+    );
+    assert!(human.contains("1 missing"), "{human}");
+    assert!(human.contains("kiln check --fix"), "{human}");
+}

@@ -109,6 +109,15 @@ pub enum Command {
     /// Check deployed files for drift against what kiln recorded and what dist now holds.
     /// Exit 0 synced, 1 drift.
     Check(CheckArgs),
+    /// One line per deployment on this machine: tool, profile, scope, root, mode, and whether it
+    /// is synced, drifted (files edited, deleted or retyped) or stale (dist moved on), plus
+    /// builds in dist/ never deployed here. Read-only; always exit 0 (use `kiln check` in
+    /// scripts that must fail on drift).
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
     /// Compare two profiles: which components differ, then a unified diff of every output
     /// that differs (for one tool, or every tool either profile lists). Exit 0 same, 1 different.
     Diff {

@@ -15,14 +15,14 @@ use crate::report::Reporter;
 use crate::settings::Context;
 
 #[derive(Clone, Debug, Serialize)]
-struct FileState {
-    tool: String,
-    profile: String,
-    scope: &'static str,
-    path: String,
-    state: &'static str,
+pub(crate) struct FileState {
+    pub tool: String,
+    pub profile: String,
+    pub scope: &'static str,
+    pub path: String,
+    pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
+    pub detail: Option<String>,
 }
 
 pub fn run(
@@ -33,72 +33,14 @@ pub fn run(
     if let Some(manifest) = &args.manifest {
         return run_manifest(manifest, args, reporter);
     }
-    let (env, state) = Context::deploy_env()?;
-    let dir = state.join("records");
-    let mut records: Vec<(std::path::PathBuf, DeployRecord)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        let mut paths: Vec<_> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            match kiln_deploy::apply::read_record(&path) {
-                Ok(Some(record)) => records.push((path, record)),
-                Ok(None) => {}
-                Err(error) => return Err(Diagnostic::error("kiln::check::record", error.0)),
-            }
-        }
-    }
-    let key = kiln_deploy::secrets::existing_machine_key(&state);
-    let mut files = Vec::new();
-    // Which record and recorded path each file came from, for --fix.
-    let mut origins: Vec<(usize, String)> = Vec::new();
-    for (index, (_, record)) in records.iter().enumerate() {
-        // What dist holds now, to tell a stale deploy (dist moved on) from a synced one.
-        let current = record.manifest.as_ref().and_then(|path| {
-            kiln_store::dist::read_manifest(std::path::Path::new(path))
-                .ok()
-                .flatten()
-        });
-        let prefix = format!("{}/", record.scope.as_str());
-        for (relative, entry) in &record.files {
-            let path = entry.live.as_ref().map_or_else(
-                || std::path::Path::new(&record.root).join(relative),
-                std::path::PathBuf::from,
-            );
-            let (mut state, mut detail) = inspect(&path, entry, key.as_ref());
-            if state == "synced"
-                && let Some(current) = &current
-            {
-                match current.files.get(&format!("{prefix}{relative}")) {
-                    Some(now) if now.hash != entry.dist_hash => {
-                        (state, detail) = (
-                            "stale",
-                            Some("dist has a newer build; run kiln deploy".to_string()),
-                        );
-                    }
-                    None => {
-                        (state, detail) = (
-                            "stale",
-                            Some("no longer built; kiln deploy removes it".to_string()),
-                        )
-                    }
-                    Some(_) => {}
-                }
-            }
-            origins.push((index, relative.clone()));
-            files.push(FileState {
-                tool: record.tool.clone(),
-                profile: record.profile.clone(),
-                scope: record.scope.as_str(),
-                path: path.display().to_string(),
-                state,
-                detail,
-            });
-        }
-    }
+    let Survey {
+        env,
+        state,
+        records,
+        mut files,
+        origins,
+        key,
+    } = survey()?;
     let mut repaired: Vec<String> = Vec::new();
     if args.fix {
         let mut problems = Vec::new();
@@ -248,6 +190,94 @@ fn secrets_for_fix(
         })
         .unwrap_or_else(|| "op".to_string());
     kiln_deploy::secrets::Secrets::resolve(&references, &op, key).ok()
+}
+
+/// Every deploy record on this machine and the state of each file it names.
+pub(crate) struct Survey {
+    pub env: kiln_deploy::location::DeployEnv,
+    pub state: std::path::PathBuf,
+    pub records: Vec<(std::path::PathBuf, DeployRecord)>,
+    pub files: Vec<FileState>,
+    /// Which record (index) and recorded path each file came from.
+    pub origins: Vec<(usize, String)>,
+    pub key: Option<[u8; 32]>,
+}
+
+/// Reads every deploy record and inspects each file it names (writes nothing).
+pub(crate) fn survey() -> Result<Survey, Diagnostic> {
+    let (env, state) = Context::deploy_env()?;
+    let dir = state.join("records");
+    let mut records: Vec<(std::path::PathBuf, DeployRecord)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let mut paths: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            match kiln_deploy::apply::read_record(&path) {
+                Ok(Some(record)) => records.push((path, record)),
+                Ok(None) => {}
+                Err(error) => return Err(Diagnostic::error("kiln::check::record", error.0)),
+            }
+        }
+    }
+    let key = kiln_deploy::secrets::existing_machine_key(&state);
+    let mut files = Vec::new();
+    let mut origins: Vec<(usize, String)> = Vec::new();
+    for (index, (_, record)) in records.iter().enumerate() {
+        // What dist holds now, to tell a stale deploy (dist moved on) from a synced one.
+        let current = record.manifest.as_ref().and_then(|path| {
+            kiln_store::dist::read_manifest(std::path::Path::new(path))
+                .ok()
+                .flatten()
+        });
+        let prefix = format!("{}/", record.scope.as_str());
+        for (relative, entry) in &record.files {
+            let path = entry.live.as_ref().map_or_else(
+                || std::path::Path::new(&record.root).join(relative),
+                std::path::PathBuf::from,
+            );
+            let (mut state, mut detail) = inspect(&path, entry, key.as_ref());
+            if state == "synced"
+                && let Some(current) = &current
+            {
+                match current.files.get(&format!("{prefix}{relative}")) {
+                    Some(now) if now.hash != entry.dist_hash => {
+                        (state, detail) = (
+                            "stale",
+                            Some("dist has a newer build; run kiln deploy".to_string()),
+                        );
+                    }
+                    None => {
+                        (state, detail) = (
+                            "stale",
+                            Some("no longer built; kiln deploy removes it".to_string()),
+                        )
+                    }
+                    Some(_) => {}
+                }
+            }
+            origins.push((index, relative.clone()));
+            files.push(FileState {
+                tool: record.tool.clone(),
+                profile: record.profile.clone(),
+                scope: record.scope.as_str(),
+                path: path.display().to_string(),
+                state,
+                detail,
+            });
+        }
+    }
+    Ok(Survey {
+        env,
+        state,
+        records,
+        files,
+        origins,
+        key,
+    })
 }
 
 fn inspect(

@@ -9,6 +9,7 @@ mod dev;
 mod diff;
 mod graph;
 mod resolve;
+mod status;
 mod tools;
 mod validate;
 
@@ -55,6 +56,7 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
         Command::Build(args) => build::run(&cli.global, &args, reporter),
         Command::Deploy(args) => deploy::run(&cli.global, &args, reporter),
         Command::Check(args) => check::run(&args, &cli.global, reporter),
+        Command::Status { format } => status::run(&cli.global, format, reporter),
     }
 }
 
