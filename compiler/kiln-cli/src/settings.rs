@@ -24,7 +24,8 @@ pub struct Environment {
     pub kiln_system_config: Option<PathBuf>,
     pub kiln_hostname: Option<String>,
     pub xdg_state_home: Option<PathBuf>,
-    /// Tool-home relocation variables that are set (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `XDG_CONFIG_HOME`).
+    /// Tool-home relocation variables that are set (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`,
+    /// `XDG_CONFIG_HOME`, `APPDATA`).
     pub relocations: std::collections::BTreeMap<String, String>,
 }
 
@@ -41,12 +42,15 @@ impl Environment {
             kiln_system_config: var("KILN_SYSTEM_CONFIG").map(PathBuf::from),
             kiln_hostname: var("KILN_HOSTNAME").map(|v| v.to_string_lossy().into_owned()),
             xdg_state_home: var("XDG_STATE_HOME").map(PathBuf::from),
-            relocations: ["CLAUDE_CONFIG_DIR", "CODEX_HOME", "XDG_CONFIG_HOME"]
-                .into_iter()
-                .filter_map(|name| {
-                    Some((name.to_string(), var(name)?.to_string_lossy().into_owned()))
-                })
-                .collect(),
+            relocations: [
+                "CLAUDE_CONFIG_DIR",
+                "CODEX_HOME",
+                "XDG_CONFIG_HOME",
+                "APPDATA",
+            ]
+            .into_iter()
+            .filter_map(|name| Some((name.to_string(), var(name)?.to_string_lossy().into_owned())))
+            .collect(),
         }
     }
 
@@ -226,6 +230,7 @@ impl Context {
             kiln_deploy::location::DeployEnv {
                 home,
                 vars: env.relocations,
+                os: std::env::consts::OS.to_string(),
             },
             state,
         ))

@@ -12,9 +12,23 @@ use kiln_model::BuildScope;
 pub struct DeployEnv {
     /// The home directory.
     pub home: PathBuf,
-    /// Relocation variables that are set: `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `XDG_CONFIG_HOME`.
+    /// Relocation variables that are set: `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `XDG_CONFIG_HOME`,
+    /// `APPDATA`.
     pub vars: BTreeMap<String, String>,
+    /// The operating system (`std::env::consts::OS`: `linux`, `macos`, `windows`); empty is
+    /// treated as Linux.
+    pub os: String,
 }
+
+/// Apps that keep their per-user files in the platform's application-support folder instead of
+/// `~/.config` (tool-formats.md §8): `(tool, dist prefix, macOS folder below the home
+/// directory, Windows folder below %APPDATA%)`. dist holds the Linux location.
+const APP_SUPPORT: &[(&str, &str, &str, &str)] = &[(
+    "claude-desktop",
+    ".config/Claude/",
+    "Library/Application Support/Claude/",
+    "Claude/",
+)];
 
 /// Tool homes that move with an environment variable (tool-formats.md §2, §4; XDG).
 /// `(tool or "*", dist prefix, variable)`: a global dist path starting with the prefix is
@@ -56,6 +70,30 @@ pub fn locate(
             relative: relative.to_string(),
         },
         BuildScope::Global => {
+            for (owner, prefix, macos, windows) in APP_SUPPORT {
+                let Some(rest) = relative.strip_prefix(prefix).filter(|_| owner == &tool) else {
+                    continue;
+                };
+                match env.os.as_str() {
+                    "macos" => {
+                        return Location {
+                            root: env.home.clone(),
+                            relative: format!("{macos}{rest}"),
+                        };
+                    }
+                    "windows" => {
+                        let appdata = env.vars.get("APPDATA").map_or_else(
+                            || env.home.join("AppData").join("Roaming"),
+                            PathBuf::from,
+                        );
+                        return Location {
+                            root: appdata,
+                            relative: format!("{windows}{rest}"),
+                        };
+                    }
+                    _ => {}
+                }
+            }
             for (owner, prefix, variable) in RELOCATIONS {
                 let Some(dir) = env.vars.get(*variable) else {
                     continue;
@@ -236,10 +274,57 @@ mod tests {
     }
 
     #[test]
+    fn claude_desktop_goes_to_each_platforms_app_support_folder() {
+        let file = ".config/Claude/claude_desktop_config.json";
+        let at = |os: &str, vars: &[(&str, &str)]| {
+            let env = DeployEnv {
+                home: PathBuf::from("/home/u"),
+                vars: vars
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                os: os.to_string(),
+            };
+            locate(&env, "claude-desktop", BuildScope::Global, None, file).path()
+        };
+        assert_eq!(at("linux", &[]), PathBuf::from("/home/u").join(file));
+        // XDG_CONFIG_HOME moves it on Linux only.
+        assert_eq!(
+            at("linux", &[("XDG_CONFIG_HOME", "/xdg")]),
+            PathBuf::from("/xdg/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            at("macos", &[("XDG_CONFIG_HOME", "/xdg")]),
+            PathBuf::from("/home/u/Library/Application Support/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            at("windows", &[("APPDATA", "/appdata")]),
+            PathBuf::from("/appdata/Claude/claude_desktop_config.json")
+        );
+        assert_eq!(
+            at("windows", &[]),
+            PathBuf::from("/home/u/AppData/Roaming/Claude/claude_desktop_config.json")
+        );
+        // Another tool's `.config/Claude/` (none today) is not moved.
+        let env = DeployEnv {
+            home: PathBuf::from("/home/u"),
+            os: "macos".to_string(),
+            ..DeployEnv::default()
+        };
+        assert_eq!(
+            locate(&env, "zed", BuildScope::Global, None, file).path(),
+            PathBuf::from("/home/u").join(file)
+        );
+        let location = locate(&env, "claude-desktop", BuildScope::Global, None, file);
+        assert!(check_relative(&location.relative).is_ok());
+    }
+
+    #[test]
     fn relocation_variables_move_tool_homes() {
         let env = DeployEnv {
             home: PathBuf::from("/home/u"),
             vars: BTreeMap::from([("CLAUDE_CONFIG_DIR".to_string(), "/cfg/claude".to_string())]),
+            ..DeployEnv::default()
         };
         let at = locate(
             &env,
