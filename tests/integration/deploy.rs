@@ -1183,3 +1183,53 @@ fn status_lists_each_deployment_with_its_state_and_undeployed_builds() {
     assert!(human.contains("1 missing"), "{human}");
     assert!(human.contains("kiln check --fix"), "{human}");
 }
+
+#[test]
+fn every_built_in_tool_deploys_globally_and_into_a_project_then_stays_synced() {
+    let machine = Machine::new();
+    let project = tempfile::tempdir().expect("project");
+    let project_dir = project.path().display().to_string();
+    let mut tools: Vec<String> = std::fs::read_dir(repo_root().join("tools"))
+        .expect("tools")
+        .flatten()
+        .filter(|e| e.path().join("tool.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    tools.sort();
+    assert!(tools.len() >= 11, "{tools:?}");
+    for tool in &tools {
+        for extra in [&[][..], &["--project", project_dir.as_str()][..]] {
+            let mut args = vec!["deploy", "personal", tool.as_str()];
+            args.extend_from_slice(extra);
+            let output = machine.kiln(&args);
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{args:?}: {}",
+                text(&output, &machine)
+            );
+        }
+    }
+    let before = (snapshot(machine.home.path()), snapshot(project.path()));
+    assert!(!before.0.is_empty() && !before.1.is_empty());
+    for tool in &tools {
+        for extra in [&[][..], &["--project", project_dir.as_str()][..]] {
+            let mut args = vec!["deploy", "personal", tool.as_str()];
+            args.extend_from_slice(extra);
+            assert_eq!(machine.kiln(&args).status.code(), Some(0), "{args:?}");
+        }
+    }
+    assert_eq!(
+        before,
+        (snapshot(machine.home.path()), snapshot(project.path())),
+        "a second deploy of every tool wrote something"
+    );
+    let check = machine.kiln(&["check", "--json"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check, &machine));
+    let report: Value = serde_json::from_slice(&check.stdout).expect("json");
+    eprintln!(
+        "deployed {} tools × 2 scopes: {} files synced",
+        tools.len(),
+        report["counts"]["synced"]
+    );
+}
