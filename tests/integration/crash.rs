@@ -6,35 +6,28 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::support::{TempLibrary, kiln};
+use crate::support::{TempLibrary, entries, kiln};
 
 /// Every file under `dir` except kiln's temporary files, by relative path.
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with(".kiln-") && name.ends_with(".tmp") {
-                    continue; // an abandoned temp file is not a target
-                }
-                let relative = path
-                    .strip_prefix(dir)
-                    .expect("under")
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(relative, std::fs::read(&path).expect("read"));
-            }
-        }
-    }
-    out
+    entries(dir)
+        .into_iter()
+        .filter(|path| path.is_file())
+        .filter(|path| {
+            // An abandoned temp file is not a target.
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            !(name.starts_with(".kiln-") && name.ends_with(".tmp"))
+        })
+        .map(|path| {
+            let relative = path
+                .strip_prefix(dir)
+                .expect("under")
+                .to_string_lossy()
+                .into_owned();
+            let bytes = std::fs::read(&path).expect("read");
+            (relative, bytes)
+        })
+        .collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{TempLibrary, copy_tree, render, repo_root};
+use crate::support::{TempLibrary, copy_tree, entries, render, repo_root};
 
 struct Machine {
     library: TempLibrary,
@@ -68,41 +68,33 @@ fn text(output: &std::process::Output, machine: &Machine) -> String {
 /// Type, mode, size, mtime, inode and content hash of every entry under `dir`.
 fn snapshot(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
+    for path in entries(dir) {
+        let metadata = std::fs::symlink_metadata(&path).expect("stat");
+        let kind = if metadata.file_type().is_symlink() {
+            "link"
+        } else if metadata.is_dir() {
+            "dir"
+        } else {
+            "file"
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let metadata = std::fs::symlink_metadata(&path).expect("stat");
-            let kind = if metadata.file_type().is_symlink() {
-                "link"
-            } else if metadata.is_dir() {
-                stack.push(path.clone());
-                "dir"
-            } else {
-                "file"
-            };
-            let hash = if kind == "file" {
-                blake3::hash(&std::fs::read(&path).expect("read"))
-                    .to_hex()
-                    .to_string()
-            } else {
-                String::new()
-            };
-            out.insert(
-                path.display().to_string(),
-                format!(
-                    "{kind} {:o} {} {:?} {} {} {hash}",
-                    mode(&metadata),
-                    metadata.len(),
-                    metadata.modified().ok(),
-                    ctime(&metadata),
-                    inode(&metadata)
-                ),
-            );
-        }
+        let hash = if kind == "file" {
+            blake3::hash(&std::fs::read(&path).expect("read"))
+                .to_hex()
+                .to_string()
+        } else {
+            String::new()
+        };
+        out.insert(
+            path.display().to_string(),
+            format!(
+                "{kind} {:o} {} {:?} {} {} {hash}",
+                mode(&metadata),
+                metadata.len(),
+                metadata.modified().ok(),
+                ctime(&metadata),
+                inode(&metadata)
+            ),
+        );
     }
     out
 }
@@ -443,22 +435,12 @@ fn claude_config_dir_relocates_claude_codes_global_files() {
 
 /// Every file's text under `dir`, for canary searches.
 fn all_text(dir: &Path) -> String {
-    let mut out = String::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                out.push_str(&String::from_utf8_lossy(&bytes));
-            }
-        }
-    }
-    out
+    entries(dir)
+        .iter()
+        .filter(|path| path.is_file())
+        .filter_map(|path| std::fs::read(path).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .collect()
 }
 
 #[cfg(unix)]
@@ -679,20 +661,11 @@ fn concurrent_deploys_serialise_and_leave_consistent_state() {
 }
 
 fn all_names(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            out.push(entry.file_name().to_string_lossy().into_owned());
-            if entry.path().is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    out
+    entries(dir)
+        .iter()
+        .filter_map(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect()
 }
 
 #[test]
@@ -1126,6 +1099,20 @@ fn check_fix_puts_back_what_kiln_deployed_and_keeps_the_users_keys() {
     let before = snapshot(machine.home.path());
     assert_eq!(machine.kiln(&["check", "--fix"]).status.code(), Some(0));
     assert_eq!(before, snapshot(machine.home.path()));
+    // When the secret cannot be resolved, the shared file is reported and left as it is.
+    machine.library.file(
+        ".no-user-config/kiln/config.toml",
+        "[secrets]\nop_command = \"/nonexistent/op\"\n",
+    );
+    std::fs::write(&settings, "{}\n").expect("empty the shared file");
+    let failed = machine.kiln(&["check", "--fix"]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed, &machine));
+    let message = text(&failed, &machine);
+    assert!(
+        message.contains("not restored") && message.contains("holds a secret"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read_to_string(&settings).expect("read"), "{}\n");
 }
 
 #[test]

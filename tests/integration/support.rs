@@ -80,7 +80,7 @@ impl TempLibrary {
 
 /// Copies a folder recursively (for running commands on a copy of the starter library).
 pub fn copy_tree(from: &Path, to: &Path) {
-    for entry in walk(from) {
+    for entry in entries(from).into_iter().filter(|p| p.is_file()) {
         let relative = entry.strip_prefix(from).expect("under from");
         let target = to.join(relative);
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
@@ -88,21 +88,16 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
+/// Every entry below `dir` (files, folders, symlinks — never followed), sorted by name; a
+/// folder that cannot be read is skipped.
+pub fn entries(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+        .map(walkdir::DirEntry::into_path)
+        .collect()
 }
 
 /// Copies the starter library (kiln.toml, components, profiles, schemas) into `to`.

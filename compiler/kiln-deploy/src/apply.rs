@@ -240,6 +240,18 @@ pub fn link(target: &Path, bytes: &[u8], mode: u32, path: &Path) -> Result<(), D
     Ok(())
 }
 
+/// The dist file a recorded path was deployed from: `dist/<tool>/<profile>/<scope>/<relative>`,
+/// beside the manifest the record names (`None` for a record without one).
+pub fn dist_file(record: &DeployRecord, relative: &str) -> Option<PathBuf> {
+    let manifest = Path::new(record.manifest.as_ref()?);
+    Some(
+        manifest
+            .with_file_name(&record.profile)
+            .join(record.scope.as_str())
+            .join(relative),
+    )
+}
+
 /// Puts back what kiln deployed at `location` (where kiln deploys `relative` now, never a path
 /// read from the record) for one recorded file whose dist build has not moved on:
 /// the dist bytes, kiln's keys merged into a shared file, or the symlink. Files holding secrets
@@ -263,14 +275,11 @@ pub fn restore(
     crate::location::check_relative(relative).map_err(|r| DeployError(r.0))?;
     crate::location::check_sandbox(location, record.scope).map_err(|r| DeployError(r.0))?;
     let live = &location.path();
-    let manifest_path = record.manifest.as_ref().ok_or_else(|| {
+    let dist = dist_file(record, relative).ok_or_else(|| {
         DeployError(
             "the record does not name its dist manifest; run `kiln deploy --force`".to_string(),
         )
     })?;
-    let manifest_path = Path::new(manifest_path);
-    let tree = manifest_path.with_file_name(&record.profile);
-    let dist = tree.join(record.scope.as_str()).join(relative);
     let bytes = std::fs::read(&dist).map_err(|e| {
         DeployError(format!(
             "failed to read `{}`: {e}; run `kiln build` and `kiln deploy`",

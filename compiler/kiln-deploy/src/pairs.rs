@@ -47,27 +47,21 @@ fn resolve(path: &str, base: &Path, home: &Path) -> PathBuf {
 
 /// Every file below `dir`, relative, `/`-separated.
 fn files_below(dir: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            } else if let Ok(relative) = path.strip_prefix(dir) {
-                out.insert(relative.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    out
+    walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .flatten()
+        .filter(|entry| !entry.file_type().is_dir())
+        .filter_map(|entry| {
+            let relative = entry.path().strip_prefix(dir).ok()?;
+            Some(relative.to_string_lossy().replace('\\', "/"))
+        })
+        .collect()
 }
 
 fn compare(a: &Path, b: &Path) -> PairState {
     match (std::fs::read(a), std::fs::read(b)) {
-        (Ok(x), Ok(y)) if blake3::hash(&x) == blake3::hash(&y) => PairState::Synced,
+        (Ok(x), Ok(y)) if x == y => PairState::Synced,
         (Ok(_), Ok(_)) => PairState::Differs,
         (Ok(_), Err(_)) => PairState::MissingB,
         (Err(_), Ok(_)) => PairState::MissingA,

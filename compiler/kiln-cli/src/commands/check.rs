@@ -50,7 +50,7 @@ pub fn run(
             secrets_for_fix(&files, &origins, &records, &state, global)
         };
         for (file, (index, relative)) in files.iter_mut().zip(&origins) {
-            if !matches!(file.state, "modified" | "missing" | "mode") {
+            if !repairable(file.state) {
                 continue;
             }
             let record = &records[*index].1;
@@ -148,6 +148,11 @@ pub fn run(
     Ok(ExitCode::from(u8::from(drift)))
 }
 
+/// Drift `--fix` puts back from the records (stale files need `kiln deploy`).
+fn repairable(state: &str) -> bool {
+    matches!(state, "modified" | "missing" | "mode")
+}
+
 /// Resolves the secrets the drifted files that hold them need, once each, as `kiln deploy`
 /// would; `None` (those files are then reported, not restored) when there are none or
 /// resolving fails.
@@ -162,15 +167,10 @@ fn secrets_for_fix(
     for (file, (index, relative)) in files.iter().zip(origins) {
         let record = &records[*index].1;
         let entry = &record.files[relative];
-        if !matches!(file.state, "modified" | "missing") || !entry.hash.starts_with("keyed:") {
+        if !repairable(file.state) || !entry.hash.starts_with("keyed:") {
             continue;
         }
-        let dist = record.manifest.as_ref().map(|manifest| {
-            std::path::Path::new(manifest)
-                .with_file_name(&record.profile)
-                .join(record.scope.as_str())
-                .join(relative)
-        });
+        let dist = kiln_deploy::apply::dist_file(record, relative);
         if let Some(bytes) = dist.and_then(|path| std::fs::read(path).ok()) {
             references.extend(kiln_deploy::secrets::find_references(&bytes));
         }
