@@ -15,14 +15,12 @@ use clap::Parser;
 /// Runs `kiln` with the process's arguments and environment.
 pub fn main() -> ExitCode {
     // Crash tests only: abort at the N-th failpoint (see kiln_store::fs::failpoint).
-    if let Some(n) = std::env::var("KILN_FAILPOINT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    let environment = settings::Environment::current();
+    if let Some(n) = environment.failpoint {
         kiln_store::fs::arm_failpoint(n);
     }
     let args = args::Cli::parse();
-    let reporter = report::Reporter::new(args.global.color);
+    let reporter = report::Reporter::new(args.global.color, environment.no_color);
     match commands::run(args, &reporter) {
         Ok(code) => code,
         Err(failure) => {

@@ -13,6 +13,16 @@ use serde::Serialize;
 
 use crate::args::ColorChoice;
 
+/// A typed error of a pipeline stage (thiserror + miette code) as the diagnostic kiln prints.
+pub fn failure(error: &dyn miette::Diagnostic) -> Diagnostic {
+    let code = error
+        .code()
+        .map_or_else(|| "kiln::failed".to_string(), |c| c.to_string());
+    // Printed once, just before the process exits: leaking the code text costs nothing.
+    let code: &'static str = Box::leak(code.into_boxed_str());
+    Diagnostic::error(code, error.to_string()).maybe_help(error.help().map(|h| h.to_string()))
+}
+
 /// Prints for the commands.
 pub struct Reporter {
     color: bool,
@@ -69,14 +79,11 @@ impl kiln_build::Progress for BarProgress {
 
 impl Reporter {
     /// A reporter honouring `--color`, NO_COLOR and whether stderr is a terminal.
-    pub fn new(choice: ColorChoice) -> Reporter {
+    pub fn new(choice: ColorChoice, no_color: bool) -> Reporter {
         let color = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stderr().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
+            ColorChoice::Auto => std::io::stderr().is_terminal() && !no_color,
         };
         Reporter { color }
     }

@@ -1,11 +1,11 @@
 //! From arguments and environment to resolved settings: which library, which configuration
-//! layers, which hostname, which profile. The only place that reads the environment.
+//! layers, which hostname, which profile. The only place that reads the environment
+//! (`clippy.toml` forbids `std::env::var` everywhere else).
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 
-use kiln_core::config::{
-    EffectiveConfig, Layer, LayerKind, ProfileChoice, library_layer, read_layer,
-};
+use kiln_core::config::{EffectiveConfig, Layer, LayerKind, library_layer, read_layer};
 use kiln_core::library::{LIBRARY_FILE, Loaded};
 use kiln_core::{Diagnostic, Diagnostics, Library};
 use serde::Serialize;
@@ -27,10 +27,22 @@ pub struct Environment {
     /// Tool-home relocation variables that are set (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`,
     /// `XDG_CONFIG_HOME`, `APPDATA`).
     pub relocations: std::collections::BTreeMap<String, String>,
+    /// `NO_COLOR` is set and not empty.
+    pub no_color: bool,
+    /// `KILN_TIMINGS` is set: print stage timings (for profiling kiln itself).
+    pub timings: bool,
+    /// `KILN_FAILPOINT=N`: abort at the N-th failpoint (crash tests only).
+    pub failpoint: Option<u64>,
 }
 
 impl Environment {
-    pub fn read() -> Environment {
+    /// The environment as this process started with it, read once.
+    pub fn current() -> &'static Environment {
+        static CURRENT: std::sync::OnceLock<Environment> = std::sync::OnceLock::new();
+        CURRENT.get_or_init(Environment::read)
+    }
+
+    fn read() -> Environment {
         let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         Environment {
             home: var("HOME").map(PathBuf::from),
@@ -51,6 +63,9 @@ impl Environment {
             .into_iter()
             .filter_map(|name| Some((name.to_string(), var(name)?.to_string_lossy().into_owned())))
             .collect(),
+            no_color: var("NO_COLOR").is_some(),
+            timings: std::env::var_os("KILN_TIMINGS").is_some(),
+            failpoint: var("KILN_FAILPOINT").and_then(|v| v.to_string_lossy().parse().ok()),
         }
     }
 
@@ -84,7 +99,7 @@ pub struct Context {
 
 /// The library found and the machine layers read, before the library is loaded.
 pub struct Located {
-    env: Environment,
+    env: &'static Environment,
     no_inherit: bool,
     machine_layers: Vec<Layer>,
     diagnostics: Diagnostics,
@@ -94,7 +109,7 @@ pub struct Located {
 impl Located {
     /// Reads the machine layers and finds the library (cheap: nothing of the library is read).
     pub fn find(global: &GlobalArgs) -> Result<Located, Diagnostic> {
-        let env = Environment::read();
+        let env = Environment::current();
         let no_inherit = global.no_inherit || env.kiln_no_inherit;
         let mut diagnostics = Diagnostics::new();
         let mut machine_layers = Vec::new();
@@ -118,7 +133,7 @@ impl Located {
                 );
             }
         }
-        let location = find_library(global, &machine_layers, &env)?;
+        let location = find_library(global, &machine_layers, env)?;
         Ok(Located {
             env,
             no_inherit,
@@ -158,6 +173,25 @@ impl Located {
     /// Loads the library and merges the configuration layers. `profile_flag` is the profile
     /// given on the command line, if any.
     pub fn load(self, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {
+        let loaded = Library::load(&self.location.root);
+        self.merge(loaded, profile_flag)
+    }
+
+    /// The configuration alone, with only `kiln.toml` of the library read (for commands that
+    /// need a setting, not the components).
+    pub fn config_only(self, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {
+        let path = self.location.root.join(LIBRARY_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostic::error(
+                "kiln::library::read",
+                format!("failed to read `{}`: {e}", path.display()),
+            )
+        })?;
+        let loaded = Library::from_memory(&text, Vec::new());
+        self.merge(loaded, profile_flag)
+    }
+
+    fn merge(self, loaded: Loaded, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {
         let hostname = self.hostname();
         let Located {
             env,
@@ -169,7 +203,7 @@ impl Located {
         let Loaded {
             library,
             diagnostics: load_diagnostics,
-        } = Library::load(&location.root);
+        } = loaded;
         diagnostics.extend(load_diagnostics);
 
         let mut layers = machine_layers;
@@ -217,7 +251,7 @@ impl Located {
 impl Context {
     /// Home, relocation variables and the state directory, for deploy and check.
     pub fn deploy_env() -> Result<(kiln_deploy::location::DeployEnv, PathBuf), Diagnostic> {
-        let env = Environment::read();
+        let env = Environment::current();
         let home = env.home.clone().ok_or_else(|| {
             Diagnostic::error(
                 "kiln::deploy::no_home",
@@ -229,7 +263,7 @@ impl Context {
         Ok((
             kiln_deploy::location::DeployEnv {
                 home,
-                vars: env.relocations,
+                vars: env.relocations.clone(),
                 os: std::env::consts::OS.to_string(),
             },
             state,
@@ -242,20 +276,21 @@ impl Context {
         Located::find(global)?.load(profile_flag)
     }
 
-    /// The profile to use: the one given, else the configuration's choice.
-    pub fn profile(&self) -> Result<ProfileChoice, Diagnostic> {
-        self.config.choose_profile(&self.hostname).ok_or_else(|| {
-            Diagnostic::error("kiln::config::no_profile", "no profile given and none configured for this machine")
-                .help(format!(
-                    "name one (`kiln resolve personal`), set KILN_PROFILE, or set `profile` or `hosts.{}` in ~/.config/kiln/config.toml",
-                    self.hostname
-                ))
-        })
+    /// Validates the library and registers its tools: the pipeline from here on is
+    /// kiln-build's.
+    pub fn open(self) -> kiln_build::Project {
+        kiln_build::Project::open(self.into_inputs())
     }
 
-    /// The machine layers' variables, which override profile variables.
-    pub fn machine_variables(&self) -> Vec<(String, Map<String, Value>)> {
-        self.config.machine_variables()
+    /// What the pipeline needs of the settings.
+    pub fn into_inputs(self) -> kiln_build::ProjectInputs {
+        kiln_build::ProjectInputs {
+            root: self.location.root,
+            library: self.library,
+            diagnostics: self.diagnostics,
+            config: self.config,
+            hostname: self.hostname,
+        }
     }
 }
 

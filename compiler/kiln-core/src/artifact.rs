@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use kiln_model::{BuildScope, ComponentId, Strategy};
+use kiln_model::{BuildScope, ComponentId, MergeFormat, Strategy};
 
 /// One output file, before it is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub struct Artifact {
     /// A byte-for-byte copy of exactly one source file.
     pub verbatim: bool,
     /// For merge outputs: `json`, `jsonc` or `toml`.
-    pub merge: Option<String>,
+    pub merge: Option<MergeFormat>,
     /// For merge outputs: the keys kiln owns, as JSON pointers.
     pub owned_keys: Vec<String>,
 }

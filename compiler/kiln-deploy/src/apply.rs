@@ -51,12 +51,12 @@ pub fn read_record(path: &Path) -> Result<Option<DeployRecord>, DeployError> {
     match kiln_store::fs::read_optional(path) {
         Ok(None) => Ok(None),
         Ok(Some(bytes)) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            DeployError(format!(
+            DeployError::Record(format!(
                 "deploy record `{}` is unreadable ({e}); move it aside to start over (kiln will then treat existing files as conflicts)",
                 path.display()
             ))
         }),
-        Err(error) => Err(DeployError(error.to_string())),
+        Err(error) => Err(DeployError::Record(error.to_string())),
     }
 }
 
@@ -69,27 +69,27 @@ pub struct DeployLock {
 pub fn lock(state: &Path) -> Result<DeployLock, DeployError> {
     use fs4::fs_std::FileExt;
     std::fs::create_dir_all(state)
-        .map_err(|e| DeployError(format!("failed to create `{}`: {e}", state.display())))?;
+        .map_err(|e| DeployError::Lock(format!("failed to create `{}`: {e}", state.display())))?;
     let path = state.join("deploy.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| DeployError(format!("failed to open `{}`: {e}", path.display())))?;
+        .map_err(|e| DeployError::Lock(format!("failed to open `{}`: {e}", path.display())))?;
     file.lock_exclusive()
-        .map_err(|e| DeployError(format!("failed to lock `{}`: {e}", path.display())))?;
+        .map_err(|e| DeployError::Lock(format!("failed to lock `{}`: {e}", path.display())))?;
     Ok(DeployLock { _file: file })
 }
 
 fn fs(error: FsError) -> DeployError {
-    DeployError(error.to_string())
+    DeployError::Io(error.to_string())
 }
 
 /// Applies a plan that has no blockers and writes its record to `record_path`.
 pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployError> {
     if let Some(blocker) = plan.blockers().next() {
-        return Err(DeployError(format!(
+        return Err(DeployError::Blocked(format!(
             "`{}` blocks the deploy: {:?}",
             blocker.path.display(),
             blocker.action
@@ -126,7 +126,7 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
             Action::Backup { to } => {
                 kiln_store::fs::failpoint("backup");
                 std::fs::rename(&step.path, to).map_err(|e| {
-                    DeployError(format!("failed to move `{display}` to `{to}`: {e}"))
+                    DeployError::Io(format!("failed to move `{display}` to `{to}`: {e}"))
                 })?;
                 applied.backups.push((display.clone(), to.clone()));
                 let bytes = step.bytes.as_deref().unwrap_or_default();
@@ -175,17 +175,16 @@ fn write_shared(
     let mut bytes = step.bytes.clone().unwrap_or_default();
     for _ in 0..3 {
         if kiln_store::fs::replace_if_unchanged(&step.path, &bytes, step.mode, &seen).map_err(fs)? {
-            if let Some(entry) = record.files.get_mut(&step.relative) {
-                entry.hash = if entry.hash.starts_with("keyed:") {
-                    entry.hash.clone()
-                } else {
-                    kiln_store::hash::content_hash(&bytes)
-                };
+            if let Some(entry) = record.files.get_mut(&step.relative)
+                && !entry.hash.is_keyed()
+            {
+                entry.hash =
+                    kiln_model::RecordedHash::Plain(kiln_store::hash::content_hash(&bytes));
             }
             return Ok(());
         }
         let live = std::fs::read_to_string(&step.path).map_err(|e| {
-            DeployError(format!("failed to re-read `{}`: {e}", step.path.display()))
+            DeployError::Io(format!("failed to re-read `{}`: {e}", step.path.display()))
         })?;
         seen = kiln_store::hash::content_hash(live.as_bytes());
         bytes = crate::merge::merge(
@@ -196,7 +195,7 @@ fn write_shared(
             &shared.previously_owned,
         )
         .map_err(|e| {
-            DeployError(format!(
+            DeployError::Unparsable(format!(
                 "`{}` changed while kiln wrote it and no longer parses: {}",
                 step.path.display(),
                 e.message
@@ -204,7 +203,7 @@ fn write_shared(
         })?
         .into_bytes();
     }
-    Err(DeployError(format!(
+    Err(DeployError::Contended(format!(
         "`{}` kept changing while kiln tried to write it (3 attempts); nothing of it was lost — run kiln deploy again",
         step.path.display()
     )))
@@ -218,21 +217,23 @@ pub fn link(target: &Path, bytes: &[u8], mode: u32, path: &Path) -> Result<(), D
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
-        .map_err(|e| DeployError(format!("failed to create `{}`: {e}", dir.display())))?;
+        .map_err(|e| DeployError::Io(format!("failed to create `{}`: {e}", dir.display())))?;
     let temp = dir.join(format!(".kiln-link-{}", std::process::id()));
     let _ = std::fs::remove_file(&temp);
     #[cfg(unix)]
     std::os::unix::fs::symlink(target, &temp).map_err(|e| {
-        DeployError(format!(
+        DeployError::Io(format!(
             "failed to create a symlink at `{}`: {e}",
             temp.display()
         ))
     })?;
     #[cfg(not(unix))]
-    return Err(DeployError("symlink mode needs a Unix system".to_string()));
+    return Err(DeployError::Io(
+        "symlink mode needs a Unix system".to_string(),
+    ));
     kiln_store::fs::failpoint("link-rename");
     std::fs::rename(&temp, path).map_err(|e| {
-        DeployError(format!(
+        DeployError::Io(format!(
             "failed to replace `{}` with a symlink: {e}",
             path.display()
         ))
@@ -263,25 +264,26 @@ pub fn restore(
     location: &crate::location::Location,
     secrets: Option<&crate::secrets::Secrets>,
 ) -> Result<(), DeployError> {
-    let holds_secret = entry.hash.starts_with("keyed:");
+    let holds_secret = entry.hash.is_keyed();
     if holds_secret && secrets.is_none() {
-        return Err(DeployError(format!(
+        return Err(DeployError::Secret(format!(
             "`{}` holds a secret that was not resolved; run `kiln deploy --force`",
             location.path().display()
         )));
     }
     // The record is read back from disk, so hold the live path to the same sandbox a deploy
     // would: below its root, through no symlink that leaves it.
-    crate::location::check_relative(relative).map_err(|r| DeployError(r.0))?;
-    crate::location::check_sandbox(location, record.scope).map_err(|r| DeployError(r.0))?;
+    crate::location::check_relative(relative).map_err(|r| DeployError::Refused(r.0))?;
+    crate::location::check_sandbox(location, record.scope)
+        .map_err(|r| DeployError::Refused(r.0))?;
     let live = &location.path();
     let dist = dist_file(record, relative).ok_or_else(|| {
-        DeployError(
+        DeployError::Record(
             "the record does not name its dist manifest; run `kiln deploy --force`".to_string(),
         )
     })?;
     let bytes = std::fs::read(&dist).map_err(|e| {
-        DeployError(format!(
+        DeployError::Dist(format!(
             "failed to read `{}`: {e}; run `kiln build` and `kiln deploy`",
             dist.display()
         ))
@@ -290,27 +292,14 @@ pub fn restore(
         Some(secrets) if holds_secret => secrets.substitute(&bytes).0,
         _ => bytes,
     };
-    let mode = u32::from_str_radix(&entry.mode, 8).unwrap_or(0o644);
+    let mode = entry.mode.bits();
     if let Some(target) = &entry.link {
         return link(Path::new(target), &bytes, mode, live);
     }
-    let Some(format) = entry
-        .merge
-        .as_deref()
-        .and_then(crate::merge::MergeFormat::from_name)
-    else {
-        return atomic_write(live, &bytes, mode).map_err(fs);
+    let Some(format) = entry.merge else {
+        return atomic_write(live, &bytes, mode).map_err(DeployError::from);
     };
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| DeployError("a merge fragment is not UTF-8".to_string()))?;
-    let fragment: serde_json::Value = match format {
-        crate::merge::MergeFormat::Toml => toml::from_str::<toml::Table>(text)
-            .ok()
-            .and_then(|t| serde_json::to_value(t).ok())
-            .ok_or_else(|| DeployError("a TOML merge fragment does not parse".to_string()))?,
-        _ => serde_json::from_str(text)
-            .map_err(|e| DeployError(format!("a merge fragment does not parse: {e}")))?,
-    };
+    let fragment = crate::plan::fragment_value(format, &bytes)?;
     let current = std::fs::read_to_string(live).ok();
     let merged = crate::merge::merge(
         format,
@@ -320,7 +309,7 @@ pub fn restore(
         &entry.owned_keys,
     )
     .map_err(|e| {
-        DeployError(format!(
+        DeployError::Unparsable(format!(
             "`{}` does not parse: {}",
             live.display(),
             e.message

@@ -77,28 +77,7 @@ use jsonc_parser::{CollectOptions, ParseOptions};
 use serde_json::{Map, Value};
 use toml_edit::{Decor, DocumentMut, InlineTable, Item, Key, Table, TableLike};
 
-/// The syntax of a shared file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MergeFormat {
-    /// Strict JSON (RFC 8259): no comments, no trailing commas.
-    Json,
-    /// JSON with `//` and `/* */` comments and trailing commas (VS Code / Zed settings).
-    Jsonc,
-    /// TOML 1.0/1.1.
-    Toml,
-}
-
-impl MergeFormat {
-    /// The format named `json`, `jsonc` or `toml`.
-    pub fn from_name(name: &str) -> Option<MergeFormat> {
-        match name {
-            "json" => Some(MergeFormat::Json),
-            "jsonc" => Some(MergeFormat::Jsonc),
-            "toml" => Some(MergeFormat::Toml),
-            _ => None,
-        }
-    }
-}
+pub use kiln_model::MergeFormat;
 
 /// Why a merge could not be done (the live file does not parse, or an owned key's parent is not a
 /// table/object).

@@ -147,13 +147,14 @@ pub fn repairs(files: &[PairFile], direction: FixDirection) -> Vec<Repair> {
 /// Applies repairs with the atomic write primitive, keeping the source's mode.
 pub fn apply_repairs(repairs: &[Repair]) -> Result<(), DeployError> {
     for repair in repairs {
-        let bytes = std::fs::read(&repair.from)
-            .map_err(|e| DeployError(format!("failed to read `{}`: {e}", repair.from.display())))?;
+        let bytes = std::fs::read(&repair.from).map_err(|e| {
+            DeployError::Io(format!("failed to read `{}`: {e}", repair.from.display()))
+        })?;
         let mode = std::fs::metadata(&repair.from)
             .map(|m| kiln_store::fs::mode_of(&m))
             .unwrap_or(0o644);
         kiln_store::fs::atomic_write(&repair.to, &bytes, mode)
-            .map_err(|e| DeployError(e.to_string()))?;
+            .map_err(|e| DeployError::Io(e.to_string()))?;
     }
     Ok(())
 }

@@ -1,18 +1,23 @@
 //! The deploy plan: for every file of a (tool, profile, scope) build, what deploying it would
 //! do — create, update, keep, remove, adopt, back up — or why it cannot (a conflict with a file
 //! kiln did not write, drift in a file the user edited, a path the sandbox refuses). Computed
-//! completely before anything is written; `--dry-run`, `kiln check` and deploy share it.
+//! completely before anything is written; `--dry-run` and deploy share it, and whether a file
+//! kiln deployed before is still kiln's to change is the drift model's call
+//! ([`crate::drift`]), the same one `kiln check` and `kiln status` report.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use kiln_model::{
-    BuildScope, DeployRecord, DistManifest, ManifestEntry, RECORD_VERSION, RecordEntry,
+    BuildScope, ComponentKind, DeployRecord, DistManifest, FileMode, ManifestEntry, RECORD_VERSION,
+    RecordEntry, RecordedHash,
 };
 use kiln_store::dist::DistLayout;
-use kiln_store::hash::{content_hash, json_hash};
+use kiln_store::hash::content_hash;
 use serde::Serialize;
 
+use crate::drift::{DriftReason, Live, compare};
+pub use crate::error::DeployError;
 use crate::location::{DeployEnv, Location, check_relative, check_sandbox, locate};
 use crate::merge::{MergeFormat, merge, owned_values};
 use crate::secrets::Secrets;
@@ -70,7 +75,7 @@ pub enum Action {
     /// The user changed kiln's file since the last deploy: left alone (`--force` overwrites).
     Drift {
         /// What changed.
-        reason: String,
+        reason: DriftReason,
     },
     /// The path is refused by the sandbox.
     Refused {
@@ -161,8 +166,8 @@ impl DeployPlan {
     }
 }
 
-/// What to deploy: one built (tool, profile), one scope, into one root.
-pub struct DeployRequest<'a> {
+/// What to plan: one built (tool, profile), one scope, into one root.
+pub struct PlanRequest<'a> {
     /// Where dist is.
     pub layout: &'a DistLayout,
     /// The dist manifest.
@@ -189,77 +194,16 @@ struct Hashing<'a> {
 }
 
 impl Hashing<'_> {
-    fn of(self, bytes: &[u8], secret: bool) -> String {
+    fn of(self, bytes: &[u8], secret: bool) -> RecordedHash {
         match self.secrets {
             Some(secrets) if secret => secrets.keyed_hash(bytes),
-            _ => content_hash(bytes),
+            _ => RecordedHash::Plain(content_hash(bytes)),
         }
     }
 
-    /// Hashed the way `recorded` was, to compare with it.
-    fn like(self, recorded: &str, bytes: &[u8]) -> String {
-        self.of(bytes, recorded.starts_with("keyed:"))
+    fn json_of<T: Serialize>(self, value: &T, secret: bool) -> RecordedHash {
+        self.of(&serde_json::to_vec(value).unwrap_or_default(), secret)
     }
-
-    fn json_of<T: Serialize>(self, value: &T, secret: bool) -> String {
-        match self.secrets {
-            Some(secrets) if secret => {
-                secrets.keyed_hash(&serde_json::to_vec(value).unwrap_or_default())
-            }
-            _ => json_hash(value),
-        }
-    }
-
-    fn json_like<T: Serialize>(self, recorded: &str, value: &T) -> String {
-        self.json_of(value, recorded.starts_with("keyed:"))
-    }
-}
-
-/// A deploy that cannot even be planned (dist missing or corrupt, an unparsable shared file).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeployError(pub String);
-
-impl std::fmt::Display for DeployError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DeployError {}
-
-/// The state of a live path.
-enum Live {
-    Missing,
-    File { bytes: Vec<u8>, mode: u32 },
-    Other(&'static str),
-}
-
-fn read_live(path: &Path) -> Result<Live, DeployError> {
-    let metadata = match std::fs::symlink_metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Live::Missing),
-        Err(error) => {
-            return Err(DeployError(format!(
-                "failed to inspect `{}`: {error}",
-                path.display()
-            )));
-        }
-    };
-    if metadata.file_type().is_symlink() {
-        return Ok(Live::Other("a symlink"));
-    }
-    if metadata.is_dir() {
-        return Ok(Live::Other("a directory"));
-    }
-    if !metadata.is_file() {
-        return Ok(Live::Other("not a regular file"));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| DeployError(format!("failed to read `{}`: {e}", path.display())))?;
-    Ok(Live::File {
-        bytes,
-        mode: kiln_store::fs::mode_of(&metadata),
-    })
 }
 
 /// The root a scope deploys into, for the record.
@@ -271,10 +215,7 @@ pub fn scope_root(env: &DeployEnv, scope: BuildScope, project: Option<&Path>) ->
 }
 
 /// Plans deploying `request`.
-pub fn plan(
-    request: &DeployRequest<'_>,
-    options: DeployOptions,
-) -> Result<DeployPlan, DeployError> {
+pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployPlan, DeployError> {
     let manifest = request.manifest;
     let tree = request.layout.tree(&manifest.tool, &manifest.profile);
     let prefix = format!("{}/", request.scope.as_str());
@@ -285,6 +226,7 @@ pub fn plan(
     let hashing = Hashing {
         secrets: request.secrets,
     };
+    let key = request.secrets.map(Secrets::key);
     for (dist_path, entry) in &manifest.files {
         let Some(relative) = dist_path.strip_prefix(&prefix) else {
             continue;
@@ -301,16 +243,15 @@ pub fn plan(
             Err(refusal) => step(relative, &location, Action::Refused { reason: refusal.0 }),
             Ok(()) => {
                 let dist_bytes = std::fs::read(tree.join(dist_path)).map_err(|e| {
-                    DeployError(format!(
+                    DeployError::Dist(format!(
                         "failed to read `{dist_path}` from dist: {e}; run `kiln build` first"
                     ))
                 })?;
                 if content_hash(&dist_bytes) != entry.hash {
-                    return Err(DeployError(format!(
+                    return Err(DeployError::Dist(format!(
                         "dist file `{dist_path}` does not match its manifest; run `kiln build` again"
                     )));
                 }
-                let previous = previous_files.get(relative);
                 // Secrets are substituted before anything is compared, so an unchanged deploy of
                 // a file holding one is still a no-op.
                 let (bytes, secret) = match request.secrets {
@@ -321,16 +262,19 @@ pub fn plan(
                     relative,
                     location: &location,
                     entry,
-                    previous,
+                    previous: previous_files.get(relative),
                     secret,
                     hashing,
+                    key,
+                    options,
                 };
-                match (&entry.merge, &request.mode) {
-                    (Some(format), _) => plan_merge(&file, format, &bytes, options)?,
+                let live = Live::read(&location.path())?;
+                match (entry.merge, &request.mode) {
+                    (Some(format), _) => plan_merge(&file, format, &bytes, &live)?,
                     (None, DeployMode::Symlink { store }) if !secret && read_only(entry) => {
-                        plan_link(&file, bytes, store, options)?
+                        plan_link(&file, bytes, store, &live)
                     }
-                    (None, _) => plan_owned(&file, bytes, options)?,
+                    (None, _) => plan_owned(&file, bytes, &live),
                 }
             }
         };
@@ -351,7 +295,7 @@ pub fn plan(
         if check_sandbox(&location, request.scope).is_err() {
             continue;
         }
-        steps.push(plan_removal(relative, &location, recorded, options)?);
+        steps.push(plan_removal(relative, &location, recorded, key, options)?);
     }
     steps.sort_by(|a, b| a.relative.cmp(&b.relative));
     let root = scope_root(request.env, request.scope, request.project);
@@ -397,7 +341,7 @@ fn step(relative: &str, location: &Location, action: Action) -> Step {
         path: location.path(),
         action,
         bytes: None,
-        mode: 0o644,
+        mode: FileMode::DEFAULT.bits(),
         entry: None,
         link: None,
         shared: None,
@@ -409,118 +353,19 @@ fn step(relative: &str, location: &Location, action: Action) -> Step {
 fn read_only(entry: &ManifestEntry) -> bool {
     entry.merge.is_none()
         && entry.components.iter().all(|c| {
-            ["rule:", "skill:", "command:", "agent:", "context:"]
-                .iter()
-                .any(|kind| c.starts_with(kind))
+            c.split_once(':')
+                .and_then(|(kind, _)| ComponentKind::from_prefix(kind))
+                .is_some_and(|kind| {
+                    matches!(
+                        kind,
+                        ComponentKind::Rule
+                            | ComponentKind::Skill
+                            | ComponentKind::Command
+                            | ComponentKind::Agent
+                            | ComponentKind::Context
+                    )
+                })
         })
-}
-
-/// Plans a file in symlink mode: the live path should be a symlink to the store file holding
-/// these bytes.
-fn plan_link(
-    file: &Planned<'_>,
-    bytes: Vec<u8>,
-    store: &Path,
-    options: DeployOptions,
-) -> Result<Step, DeployError> {
-    let Planned {
-        relative,
-        location,
-        entry,
-        previous,
-        ..
-    } = *file;
-    let hash = content_hash(&bytes);
-    let target = store.join(hash.trim_start_matches("blake3:"));
-    let mut result = step(relative, location, Action::Keep);
-    result.mode = parse_mode(&entry.mode);
-    let recorded = RecordEntry {
-        hash: hash.clone(),
-        mode: entry.mode.clone(),
-        dist_hash: entry.hash.clone(),
-        merge: None,
-        owned_keys: Vec::new(),
-        owned_hash: None,
-        created: previous.is_none_or(|p| p.created),
-        link: Some(target.display().to_string()),
-        live: None,
-    };
-    let path = location.path();
-    let link_now = std::fs::read_link(&path).ok();
-    let write = |mut s: Step, action: Action| {
-        s.action = action;
-        s.bytes = Some(bytes.clone());
-        s.link = Some(target.clone());
-        s.entry = Some(recorded.clone());
-        s
-    };
-    match (std::fs::symlink_metadata(&path), link_now) {
-        (Err(_), _) => Ok(write(result, Action::Create)),
-        (Ok(_), Some(current)) if current == target && target.is_file() => {
-            result.entry = Some(recorded.clone());
-            Ok(result)
-        }
-        (Ok(_), Some(current)) => match previous {
-            Some(p) if p.link.as_deref() == Some(&*current.to_string_lossy()) || options.force => {
-                Ok(write(result, Action::Update))
-            }
-            Some(_) => Ok(Step {
-                action: Action::Drift {
-                    reason: format!("now links to `{}`", current.display()),
-                },
-                entry: previous.cloned(),
-                ..result
-            }),
-            None => Ok(Step {
-                action: Action::Conflict {
-                    reason: format!("is a symlink to `{}` kiln did not make", current.display()),
-                },
-                ..result
-            }),
-        },
-        (Ok(metadata), None) if metadata.is_file() => {
-            let live_hash = std::fs::read(&path)
-                .map(|b| content_hash(&b))
-                .unwrap_or_default();
-            match previous {
-                // The common breakage: a tool replaced kiln's symlink with a regular file.
-                Some(p) if p.link.is_some() && !options.force => Ok(Step {
-                    action: Action::Drift {
-                        reason: "symlink replaced by a regular file".to_string(),
-                    },
-                    entry: previous.cloned(),
-                    ..result
-                }),
-                Some(p) if live_hash == p.hash || options.force => {
-                    Ok(write(result, Action::Update))
-                }
-                Some(_) => Ok(Step {
-                    action: Action::Drift {
-                        reason: "modified since kiln deployed it".to_string(),
-                    },
-                    entry: previous.cloned(),
-                    ..result
-                }),
-                None if options.force || options.adopt => Ok(write(result, Action::Adopt)),
-                None => Ok(Step {
-                    action: Action::Conflict {
-                        reason: "exists and was not written by kiln".to_string(),
-                    },
-                    ..result
-                }),
-            }
-        }
-        (Ok(_), None) => Ok(Step {
-            action: Action::Conflict {
-                reason: "is a directory".to_string(),
-            },
-            ..result
-        }),
-    }
-}
-
-fn parse_mode(mode: &str) -> u32 {
-    u32::from_str_radix(mode, 8).unwrap_or(0o644)
 }
 
 /// One dist file being planned.
@@ -532,31 +377,115 @@ struct Planned<'a> {
     /// The bytes hold a resolved secret.
     secret: bool,
     hashing: Hashing<'a>,
+    /// The machine key, to compare with keyed hashes in the record.
+    key: Option<&'a [u8; 32]>,
+    options: DeployOptions,
 }
 
-fn plan_owned(
-    file: &Planned<'_>,
-    bytes: Vec<u8>,
-    options: DeployOptions,
-) -> Result<Step, DeployError> {
+impl Planned<'_> {
+    fn step(&self, action: Action) -> Step {
+        step(self.relative, self.location, action)
+    }
+
+    /// The user's change to a file kiln deployed before, which deploy leaves alone; `None`
+    /// when the file is as kiln left it, only needs repairing (deleted, mode changed), or
+    /// `--force` overwrites it.
+    fn drift(&self, live: &Live, previous: &RecordEntry) -> Option<DriftReason> {
+        match compare(live, previous, self.key) {
+            Ok(()) => None,
+            Err(reason) if reason.repaired_by_deploy() || self.options.force => None,
+            Err(reason) => Some(reason),
+        }
+    }
+
+    fn left_alone(&self, reason: DriftReason, mut result: Step) -> Step {
+        result.action = Action::Drift { reason };
+        result.entry = self.previous.cloned();
+        result
+    }
+}
+
+/// Plans a file in symlink mode: the live path should be a symlink to the store file holding
+/// these bytes.
+fn plan_link(file: &Planned<'_>, bytes: Vec<u8>, store: &Path, live: &Live) -> Step {
+    let hash = content_hash(&bytes);
+    let target = store.join(hash.trim_start_matches("blake3:"));
+    let mut result = file.step(Action::Keep);
+    result.mode = file.entry.mode.bits();
+    let recorded = RecordEntry {
+        hash: RecordedHash::Plain(hash),
+        mode: file.entry.mode,
+        dist_hash: file.entry.hash.clone(),
+        merge: None,
+        owned_keys: Vec::new(),
+        owned_hash: None,
+        created: file.previous.is_none_or(|p| p.created),
+        link: Some(target.display().to_string()),
+        live: None,
+    };
+    let write = |mut s: Step, action: Action| {
+        s.action = action;
+        s.bytes = Some(bytes.clone());
+        s.link = Some(target.clone());
+        s.entry = Some(recorded.clone());
+        s
+    };
+    if let Live::Symlink(current) = live
+        && *current == target
+        && target.is_file()
+    {
+        result.entry = Some(recorded.clone());
+        return result;
+    }
+    match (live, file.previous) {
+        (Live::Missing, _) => write(result, Action::Create),
+        (_, Some(previous)) => match file.drift(live, previous) {
+            Some(reason) => file.left_alone(reason, result),
+            None => write(result, Action::Update),
+        },
+        (Live::File { .. }, None) if file.options.force || file.options.adopt => {
+            write(result, Action::Adopt)
+        }
+        (Live::File { .. }, None) => {
+            result.action = Action::Conflict {
+                reason: "exists and was not written by kiln".to_string(),
+            };
+            result
+        }
+        (Live::Symlink(current), None) => {
+            result.action = Action::Conflict {
+                reason: format!("is a symlink to `{}` kiln did not make", current.display()),
+            };
+            result
+        }
+        (Live::Other(what), None) => {
+            result.action = Action::Conflict {
+                reason: format!("is {what}"),
+            };
+            result
+        }
+    }
+}
+
+fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {
     let Planned {
-        relative,
-        location,
         entry,
         previous,
         secret,
         hashing,
+        options,
+        ..
     } = *file;
     // A file holding a secret is 0600 whatever dist says.
     let mode = if secret {
-        0o600
+        FileMode::PRIVATE
     } else {
-        parse_mode(&entry.mode)
+        entry.mode
     };
     let target_hash = hashing.of(&bytes, secret);
     let recorded = |created: bool| RecordEntry {
         hash: target_hash.clone(),
-        mode: format!("{mode:04o}"),
+        mode,
         dist_hash: entry.hash.clone(),
         merge: None,
         owned_keys: Vec::new(),
@@ -566,89 +495,65 @@ fn plan_owned(
         live: None,
     };
     let created_before = previous.is_some_and(|p| p.created);
-    let mut result = step(relative, location, Action::Keep);
-    result.mode = mode;
+    let mut result = file.step(Action::Keep);
+    result.mode = mode.bits();
     let write = |mut s: Step, action: Action, created: bool| {
         s.action = action;
         s.bytes = Some(bytes.clone());
         s.entry = Some(recorded(created));
         s
     };
-    match read_live(&location.path())? {
-        Live::Missing => Ok(write(
-            result,
-            Action::Create,
-            previous.is_none() || created_before,
-        )),
-        Live::Other(what) => Ok(Step {
-            action: match previous {
-                Some(_) if options.force => {
-                    return Ok(write(result, Action::Update, created_before));
-                }
-                Some(_) => Action::Drift {
-                    reason: format!("replaced by {what}"),
-                },
-                None => Action::Conflict {
-                    reason: format!("is {what}"),
-                },
-            },
-            entry: previous.cloned(),
-            ..result
-        }),
+    // Already exactly what dist holds (whoever put it there): nothing to write.
+    let is_target = |live: &Live| match live {
         Live::File {
             bytes: live,
             mode: live_mode,
-        } => {
-            let is_target = hashing.of(&live, secret) == target_hash;
-            match previous {
-                Some(previous) if hashing.like(&previous.hash, &live) == previous.hash => {
-                    if is_target && live_mode == mode {
-                        result.entry = Some(recorded(created_before));
-                        Ok(result)
-                    } else {
-                        Ok(write(result, Action::Update, created_before))
-                    }
-                }
-                // Edited to exactly what dist now holds: nothing to write.
-                Some(_) if is_target && live_mode == mode => {
+        } => (hashing.of(live, secret) == target_hash).then_some(*live_mode == mode),
+        _ => None,
+    };
+    match (live, previous) {
+        (Live::Missing, _) => write(result, Action::Create, previous.is_none() || created_before),
+        (_, Some(previous)) => {
+            let drift = file.drift(live, previous);
+            match (is_target(live), drift) {
+                (Some(true), _) => {
                     result.entry = Some(recorded(created_before));
-                    Ok(result)
+                    result
                 }
-                Some(previous) if options.force => {
-                    Ok(write(result, Action::Update, previous.created))
-                }
-                Some(previous) => Ok(Step {
-                    action: Action::Drift {
-                        reason: "modified since kiln deployed it".to_string(),
-                    },
-                    entry: Some(previous.clone()),
-                    ..result
-                }),
-                // Someone (or an earlier kiln) already put exactly this file there.
-                None if is_target && live_mode == mode => {
-                    result.entry = Some(recorded(false));
-                    Ok(result)
-                }
-                None if is_target => Ok(write(result, Action::Update, false)),
-                None if options.force => Ok(write(result, Action::Update, false)),
-                None if options.adopt => Ok(write(result, Action::Adopt, false)),
-                None if options.backup => {
-                    let to = backup_path(&location.path());
-                    Ok(write(
-                        result,
-                        Action::Backup {
-                            to: to.display().to_string(),
-                        },
-                        false,
-                    ))
-                }
-                None => Ok(Step {
-                    action: Action::Conflict {
-                        reason: "exists and was not written by kiln".to_string(),
-                    },
-                    ..result
-                }),
+                (_, Some(reason)) => file.left_alone(reason, result),
+                (_, None) => write(result, Action::Update, created_before),
             }
+        }
+        (Live::File { .. }, None) => match is_target(live) {
+            Some(true) => {
+                result.entry = Some(recorded(false));
+                result
+            }
+            Some(false) => write(result, Action::Update, false),
+            None if options.force => write(result, Action::Update, false),
+            None if options.adopt => write(result, Action::Adopt, false),
+            None if options.backup => {
+                let to = backup_path(&file.location.path());
+                write(
+                    result,
+                    Action::Backup {
+                        to: to.display().to_string(),
+                    },
+                    false,
+                )
+            }
+            None => {
+                result.action = Action::Conflict {
+                    reason: "exists and was not written by kiln".to_string(),
+                };
+                result
+            }
+        },
+        (other, None) => {
+            result.action = Action::Conflict {
+                reason: format!("is {}", other.what()),
+            };
+            result
         }
     }
 }
@@ -669,44 +574,42 @@ pub fn backup_path(path: &Path) -> PathBuf {
         .unwrap_or(first)
 }
 
-fn fragment_value(format: MergeFormat, bytes: &[u8]) -> Result<serde_json::Value, DeployError> {
+/// The JSON value of a merge fragment from dist (TOML fragments are converted).
+pub fn fragment_value(format: MergeFormat, bytes: &[u8]) -> Result<serde_json::Value, DeployError> {
     let text = std::str::from_utf8(bytes)
-        .map_err(|_| DeployError("a merge fragment is not UTF-8".to_string()))?;
+        .map_err(|_| DeployError::Dist("a merge fragment is not UTF-8".to_string()))?;
     match format {
         MergeFormat::Toml => toml::from_str::<toml::Table>(text)
-            .map_err(|e| DeployError(format!("a TOML merge fragment does not parse: {e}")))
-            .and_then(|table| serde_json::to_value(table).map_err(|e| DeployError(e.to_string()))),
+            .map_err(|e| DeployError::Dist(format!("a TOML merge fragment does not parse: {e}")))
+            .and_then(|table| {
+                serde_json::to_value(table).map_err(|e| DeployError::Dist(e.to_string()))
+            }),
         MergeFormat::Json | MergeFormat::Jsonc => serde_json::from_str(text)
-            .map_err(|e| DeployError(format!("a JSON merge fragment does not parse: {e}"))),
+            .map_err(|e| DeployError::Dist(format!("a JSON merge fragment does not parse: {e}"))),
     }
 }
 
 fn plan_merge(
     file: &Planned<'_>,
-    format_name: &str,
+    format: MergeFormat,
     dist_bytes: &[u8],
-    options: DeployOptions,
+    live: &Live,
 ) -> Result<Step, DeployError> {
     let Planned {
-        relative,
-        location,
         entry,
         previous,
         secret,
         hashing,
+        options,
+        ..
     } = *file;
-    let format = MergeFormat::from_name(format_name).ok_or_else(|| {
-        DeployError(format!(
-            "unknown merge format `{format_name}` in the manifest"
-        ))
-    })?;
     let fragment = fragment_value(format, dist_bytes)?;
     let owned = &entry.owned_keys;
     let previously_owned: Vec<String> = previous.map(|p| p.owned_keys.clone()).unwrap_or_default();
-    let mut result = step(relative, location, Action::Keep);
-    let path = location.path();
+    let mut result = file.step(Action::Keep);
+    let path = file.location.path();
     let fail = |e: crate::merge::MergeError| {
-        DeployError(format!(
+        DeployError::Unparsable(format!(
             "`{}` does not parse ({}:{}: {}); kiln never replaces a shared file it cannot read — fix it or move it aside",
             path.display(),
             e.line,
@@ -718,9 +621,9 @@ fn plan_merge(
         let values = owned_values(format, text, owned).map_err(fail)?;
         Ok(RecordEntry {
             hash: hashing.of(text.as_bytes(), secret),
-            mode: entry.mode.clone(),
+            mode: entry.mode,
             dist_hash: entry.hash.clone(),
-            merge: Some(format_name.to_string()),
+            merge: Some(format),
             owned_keys: owned.clone(),
             owned_hash: Some(hashing.json_of(&values, secret)),
             created,
@@ -728,132 +631,123 @@ fn plan_merge(
             live: None,
         })
     };
-    match read_live(&path)? {
+    let (bytes, mode) = match live {
         Live::Missing => {
             let text = merge(format, None, &fragment, owned, &[]).map_err(fail)?;
             result.entry = Some(recorded(&text, true)?);
             result.bytes = Some(text.into_bytes());
             result.mode = if secret {
-                0o600
+                FileMode::PRIVATE.bits()
             } else {
-                parse_mode(&entry.mode)
+                entry.mode.bits()
             };
             result.action = Action::Create;
-            Ok(result)
+            return Ok(result);
         }
-        Live::Other(what) => {
+        Live::Symlink(_) | Live::Other(_) => {
             result.action = Action::Conflict {
-                reason: format!("is {what}; kiln merges only into regular files"),
+                reason: format!("is {}; kiln merges only into regular files", live.what()),
             };
             result.entry = previous.cloned();
-            Ok(result)
+            return Ok(result);
         }
-        Live::File { bytes, mode } => {
-            let live = String::from_utf8(bytes)
-                .map_err(|_| DeployError(format!("`{}` is not UTF-8", path.display())))?;
-            // A shared file keeps its mode, unless kiln puts a secret in it.
-            result.mode = if secret { 0o600 } else { mode };
-            let mode_changes = result.mode != mode;
-            // Did the user change kiln's keys since the last deploy?
-            if let Some(previous) = previous
-                && let Some(expected) = &previous.owned_hash
-            {
-                let current = owned_values(format, &live, &previous.owned_keys).map_err(fail)?;
-                // Already exactly what dist wants (a deploy that stopped between writing the
-                // file and its record): not drift.
-                let wanted = owned_values(format, &live, owned).map_err(fail)?;
-                let already_target = wanted
-                    .iter()
-                    .all(|(key, value)| value.as_ref() == fragment.pointer(key))
-                    && previous.owned_keys.iter().all(|key| {
-                        owned.contains(key) || current.get(key).is_none_or(Option::is_none)
-                    });
-                if &hashing.json_like(expected, &current) != expected
-                    && !options.force
-                    && !already_target
-                {
-                    result.action = Action::Drift {
-                        reason: "kiln's keys were edited since the last deploy".to_string(),
-                    };
-                    result.entry = Some(previous.clone());
-                    return Ok(result);
-                }
-            } else if !options.force && !options.adopt {
-                // First deploy into an existing file: the user's own entries under kiln's keys
-                // are conflicts (equal ones are fine).
-                let current = owned_values(format, &live, owned).map_err(fail)?;
-                let clashing: Vec<&String> = current
-                    .iter()
-                    .filter(|(k, v)| v.is_some() && v.as_ref() != fragment.pointer(k))
-                    .map(|(k, _)| k)
-                    .collect();
-                if !clashing.is_empty() {
-                    result.action = Action::Conflict {
-                        reason: format!(
-                            "already has {} that kiln would replace",
-                            clashing
-                                .iter()
-                                .map(|k| format!("`{k}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    };
-                    return Ok(result);
-                }
-            }
-            let merged =
-                merge(format, Some(&live), &fragment, owned, &previously_owned).map_err(fail)?;
-            result.entry = Some(recorded(&merged, previous.is_some_and(|p| p.created))?);
-            if merged != live || mode_changes {
-                result.action = Action::Update;
-                result.bytes = Some(merged.into_bytes());
-                result.shared = Some(SharedUpdate {
-                    seen: content_hash(live.as_bytes()),
-                    format,
-                    fragment: fragment.clone(),
-                    owned: owned.clone(),
-                    previously_owned: previously_owned.clone(),
-                });
-            }
-            Ok(result)
+        Live::File { bytes, mode } => (bytes, *mode),
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| DeployError::Unparsable(format!("`{}` is not UTF-8", path.display())))?;
+    // A shared file keeps its mode, unless kiln puts a secret in it.
+    result.mode = if secret { FileMode::PRIVATE } else { mode }.bits();
+    let mode_changes = result.mode != mode.bits();
+    if let Some(previous) = previous
+        && previous.owned_hash.is_some()
+    {
+        // Did the user change kiln's keys since the last deploy? Not when they already hold
+        // exactly what dist wants (a deploy that stopped between writing the file and its
+        // record).
+        let current = owned_values(format, text, &previous.owned_keys).map_err(fail)?;
+        let wanted = owned_values(format, text, owned).map_err(fail)?;
+        let already_target = wanted
+            .iter()
+            .all(|(key, value)| value.as_ref() == fragment.pointer(key))
+            && previous
+                .owned_keys
+                .iter()
+                .all(|key| owned.contains(key) || current.get(key).is_none_or(Option::is_none));
+        if !already_target && let Some(reason) = file.drift(live, previous) {
+            return Ok(file.left_alone(reason, result));
+        }
+    } else if !options.force && !options.adopt {
+        // First deploy into an existing file: the user's own entries under kiln's keys are
+        // conflicts (equal ones are fine).
+        let current = owned_values(format, text, owned).map_err(fail)?;
+        let clashing: Vec<&String> = current
+            .iter()
+            .filter(|(k, v)| v.is_some() && v.as_ref() != fragment.pointer(k))
+            .map(|(k, _)| k)
+            .collect();
+        if !clashing.is_empty() {
+            result.action = Action::Conflict {
+                reason: format!(
+                    "already has {} that kiln would replace",
+                    clashing
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Ok(result);
         }
     }
+    let merged = merge(format, Some(text), &fragment, owned, &previously_owned).map_err(fail)?;
+    result.entry = Some(recorded(&merged, previous.is_some_and(|p| p.created))?);
+    if merged != text || mode_changes {
+        result.action = Action::Update;
+        result.bytes = Some(merged.into_bytes());
+        result.shared = Some(SharedUpdate {
+            seen: content_hash(text.as_bytes()),
+            format,
+            fragment: fragment.clone(),
+            owned: owned.clone(),
+            previously_owned: previously_owned.clone(),
+        });
+    }
+    Ok(result)
 }
 
 fn plan_removal(
     relative: &str,
     location: &Location,
     recorded: &RecordEntry,
+    key: Option<&[u8; 32]>,
     options: DeployOptions,
 ) -> Result<Step, DeployError> {
     let path = location.path();
     let mut result = step(relative, location, Action::Remove);
-    if let Some(format_name) = &recorded.merge {
+    let live = Live::read(&path)?;
+    if let Some(format) = recorded.merge {
         // A shared file: kiln's keys are removed, the file stays.
-        let Some(format) = MergeFormat::from_name(format_name) else {
-            return Ok(result);
-        };
-        let Live::File { bytes, mode } = read_live(&path)? else {
+        let Live::File { bytes, mode } = live else {
             result.action = Action::Keep;
             return Ok(result);
         };
-        let live = String::from_utf8_lossy(&bytes).into_owned();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let merged = merge(
             format,
-            Some(&live),
+            Some(&text),
             &serde_json::json!({}),
             &[],
             &recorded.owned_keys,
         )
         .map_err(|e| {
-            DeployError(format!(
+            DeployError::Unparsable(format!(
                 "`{}` does not parse: {}",
                 path.display(),
                 e.message
             ))
         })?;
-        result.mode = mode;
-        result.action = if merged == live {
+        result.mode = mode.bits();
+        result.action = if merged == text {
             Action::Keep
         } else {
             Action::Update
@@ -861,22 +755,16 @@ fn plan_removal(
         result.bytes = Some(merged.into_bytes());
         return Ok(result);
     }
-    match read_live(&path)? {
-        Live::Missing => result.action = Action::Keep,
+    result.action = match (&live, compare(&live, recorded, key)) {
+        (Live::Missing, _) => Action::Keep,
         // Only what kiln created is ever deleted: an adopted file is released, not removed.
-        Live::File { .. } if !recorded.created => result.action = Action::Keep,
-        Live::File { bytes, .. } if content_hash(&bytes) == recorded.hash || options.force => {}
-        Live::File { .. } => {
-            result.action = Action::Drift {
-                reason: "modified since kiln deployed it; not removed".to_string(),
-            };
+        (_, _) if !recorded.created => Action::Keep,
+        (_, Ok(())) | (_, Err(DriftReason::Mode { .. })) => Action::Remove,
+        (_, Err(_)) if options.force => Action::Remove,
+        (_, Err(reason)) => {
             result.entry = Some(recorded.clone());
+            Action::Drift { reason }
         }
-        Live::Other(what) => {
-            result.action = Action::Drift {
-                reason: format!("replaced by {what}; not removed"),
-            };
-        }
-    }
+    };
     Ok(result)
 }

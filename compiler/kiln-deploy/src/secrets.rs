@@ -11,7 +11,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::plan::DeployError;
+use kiln_model::RecordedHash;
+
+use crate::error::DeployError;
 
 /// How long one `op read` may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -101,8 +103,13 @@ impl Secrets {
 
     /// The keyed hash recorded for a file that holds secrets (a plain hash of a low-entropy
     /// secret could be brute-forced from the record).
-    pub fn keyed_hash(&self, bytes: &[u8]) -> String {
-        format!("keyed:{}", blake3::keyed_hash(&self.key, bytes).to_hex())
+    pub fn keyed_hash(&self, bytes: &[u8]) -> RecordedHash {
+        keyed_hash(&self.key, bytes)
+    }
+
+    /// The machine key the keyed hashes use.
+    pub fn key(&self) -> &[u8; 32] {
+        &self.key
     }
 }
 
@@ -114,7 +121,7 @@ fn read_one(command: &str, reference: &str) -> Result<String, DeployError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| {
-            DeployError(format!(
+            DeployError::Secret(format!(
                 "cannot run `{command}` to resolve `{reference}`: {e}; install the 1Password CLI or set `secrets.op_command` (an absolute path works with an empty PATH)"
             ))
         })?;
@@ -122,14 +129,14 @@ fn read_one(command: &str, reference: &str) -> Result<String, DeployError> {
     let status = loop {
         if let Some(status) = child
             .try_wait()
-            .map_err(|e| DeployError(format!("`{command}` failed: {e}")))?
+            .map_err(|e| DeployError::Secret(format!("`{command}` failed: {e}")))?
         {
             break status;
         }
         if started.elapsed() > TIMEOUT {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(DeployError(format!(
+            return Err(DeployError::Secret(format!(
                 "`{command} read` timed out after {}s resolving `{reference}`",
                 TIMEOUT.as_secs()
             )));
@@ -152,7 +159,7 @@ fn read_one(command: &str, reference: &str) -> Result<String, DeployError> {
             .unwrap_or("no message")
             .trim()
             .to_string();
-        return Err(DeployError(format!(
+        return Err(DeployError::Secret(format!(
             "`{command} read` could not resolve `{reference}` ({status}): {first}"
         )));
     }
@@ -168,13 +175,16 @@ pub fn existing_machine_key(state: &Path) -> Option<[u8; 32]> {
 
 /// `bytes` hashed the way `recorded` was (keyed with `key` for files that held secrets), to
 /// compare with it.
-pub fn hash_like(recorded: &str, bytes: &[u8], key: Option<&[u8; 32]>) -> String {
+pub fn hash_like(recorded: &RecordedHash, bytes: &[u8], key: Option<&[u8; 32]>) -> RecordedHash {
     match key {
-        Some(key) if recorded.starts_with("keyed:") => {
-            format!("keyed:{}", blake3::keyed_hash(key, bytes).to_hex())
-        }
-        _ => kiln_store::hash::content_hash(bytes),
+        Some(key) if recorded.is_keyed() => keyed_hash(key, bytes),
+        _ => RecordedHash::Plain(kiln_store::hash::content_hash(bytes)),
     }
+}
+
+/// blake3 keyed with the machine key.
+pub fn keyed_hash(key: &[u8; 32], bytes: &[u8]) -> RecordedHash {
+    RecordedHash::Keyed(blake3::keyed_hash(key, bytes).to_hex().to_string())
 }
 
 /// The machine key for keyed hashes: `<state>/secret.key`, 32 random bytes, 0600, created on
@@ -189,8 +199,10 @@ pub fn machine_key(state: &Path) -> Result<[u8; 32], DeployError> {
     let mut key = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut key))
-        .map_err(|e| DeployError(format!("cannot read random bytes for the secret key: {e}")))?;
-    kiln_store::fs::atomic_write(&path, &key, 0o600).map_err(|e| DeployError(e.to_string()))?;
+        .map_err(|e| {
+            DeployError::Io(format!("cannot read random bytes for the secret key: {e}"))
+        })?;
+    kiln_store::fs::atomic_write(&path, &key, 0o600).map_err(|e| DeployError::Io(e.to_string()))?;
     Ok(key)
 }
 

@@ -14,8 +14,8 @@ use kiln_core::profile::Profile;
 use kiln_core::selection::{Selected, Selection};
 use kiln_core::{Diagnostic, Diagnostics};
 use kiln_model::{
-    BuildScope, Collect, ComponentId, ComponentKind, ObservationMode, Omission, OutputSpec,
-    RuleOutput, Scope, Strategy,
+    BuildScope, Collect, ComponentId, ComponentKind, MergeFormat, ObservationMode, Omission,
+    OutputSpec, RuleOutput, Scope, Strategy,
 };
 use minijinja::Value;
 use minijinja::value::Serde;
@@ -891,15 +891,19 @@ fn merge(
                     format!("cannot write `{path}` as TOML: {error}"),
                 ))
             })?,
-            "toml",
+            MergeFormat::Toml,
         ),
         _ => (
             serde_json::to_string_pretty(&document).unwrap_or_default() + "\n",
-            if jsonc { "jsonc" } else { "json" },
+            if jsonc {
+                MergeFormat::Jsonc
+            } else {
+                MergeFormat::Json
+            },
         ),
     };
     Ok(vec![Artifact {
-        merge: Some(format.to_string()),
+        merge: Some(format),
         owned_keys: owned.into_iter().collect(),
         ..artifact(path, text.into_bytes(), 0o644, false)
     }])

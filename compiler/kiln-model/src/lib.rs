@@ -17,6 +17,7 @@ pub mod profile;
 pub mod record;
 pub mod schema;
 pub mod tool;
+pub mod values;
 
 pub use check::*;
 pub use component::*;
@@ -26,3 +27,4 @@ pub use manifest::*;
 pub use profile::*;
 pub use record::*;
 pub use tool::*;
+pub use values::*;

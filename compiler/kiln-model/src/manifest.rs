@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{BuildScope, Strategy};
+use crate::{BuildScope, FileMode, MergeFormat, Strategy};
 
 /// The current manifest format.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -20,7 +20,7 @@ pub struct ManifestEntry {
     /// Size in bytes.
     pub size: u64,
     /// Unix permission bits, octal (`0644`, `0755` for executable skill assets).
-    pub mode: String,
+    pub mode: FileMode,
     /// The scope the file belongs to.
     pub scope: BuildScope,
     /// How it was produced.
@@ -34,7 +34,7 @@ pub struct ManifestEntry {
     pub verbatim: bool,
     /// For merge outputs: `json`, `jsonc` or `toml`, the format of the shared file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge: Option<String>,
+    pub merge: Option<MergeFormat>,
     /// For merge outputs: the keys kiln owns in the shared file, as JSON pointers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owned_keys: Vec<String>,

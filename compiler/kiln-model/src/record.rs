@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::BuildScope;
+use crate::{BuildScope, FileMode, MergeFormat, RecordedHash};
 
 /// The current record format.
 pub const RECORD_VERSION: u32 = 1;
@@ -17,21 +17,21 @@ pub const RECORD_VERSION: u32 = 1;
 #[schemars(extend("additionalProperties" = false))]
 pub struct RecordEntry {
     /// `blake3:<hex>` of the whole file as kiln left it.
-    pub hash: String,
+    pub hash: RecordedHash,
     /// Unix mode kiln gave it, octal text.
-    pub mode: String,
+    pub mode: FileMode,
     /// The dist manifest hash it was deployed from (to tell a stale deploy from a live edit).
     pub dist_hash: String,
     /// For files shared with the user: `json`, `jsonc` or `toml`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge: Option<String>,
+    pub merge: Option<MergeFormat>,
     /// For shared files: the keys kiln owns, as JSON pointers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owned_keys: Vec<String>,
     /// For shared files: `blake3:<hex>` of kiln's values at those keys (the user's other keys
     /// may change freely).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owned_hash: Option<String>,
+    pub owned_hash: Option<RecordedHash>,
     /// kiln created the file (it did not exist before): removing it later is allowed.
     #[serde(default)]
     pub created: bool,

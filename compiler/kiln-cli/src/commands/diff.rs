@@ -4,13 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
-use kiln_build::emit_in_memory;
+use kiln_build::{Resolved, emit_in_memory};
 use kiln_core::Diagnostic;
 use kiln_core::artifact::Artifact;
-use kiln_core::diagnostic::did_you_mean;
-use kiln_core::profile::{Profile, resolve_profile};
-use kiln_core::selection::{Selection, select};
-use kiln_emit::{EmitRequest, ToolRegistry};
+use kiln_core::selection::Selection;
+use kiln_emit::EmitRequest;
 use kiln_model::BuildScope;
 use serde::Serialize;
 use similar::TextDiff;
@@ -43,72 +41,53 @@ pub fn run(
     format: OutputFormat,
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
-    let context = Context::load(global, None)?;
-    let library = &context.library;
-    let mut diagnostics = context.diagnostics.clone();
-    diagnostics.extend(kiln_core::validate::validate(
-        library,
-        &context.machine_variables(),
-    ));
-    let (registry, tool_problems) = ToolRegistry::for_library(library);
-    diagnostics.extend(tool_problems);
-    if diagnostics.has_errors() {
-        reporter.diagnostics(&library.sources, &diagnostics.into_sorted());
+    let project = Context::load(global, None)?.open();
+    let library = &project.library;
+    if project.has_errors() {
+        reporter.diagnostics(
+            project.sources(),
+            &project.diagnostics.clone().into_sorted(),
+        );
         return Ok(ExitCode::from(2));
     }
-    let mut resolved: Vec<(Profile, Selection)> = Vec::new();
+    let mut resolved: Vec<Resolved> = Vec::new();
     for name in profiles {
-        let profile = match resolve_profile(library, name, &context.machine_variables()) {
-            Ok(profile) => profile,
+        match project.resolve(name) {
+            Ok(one) => resolved.push(one),
             Err(problems) => {
-                reporter.diagnostics(&library.sources, &problems.into_sorted());
+                reporter.diagnostics(project.sources(), &problems.into_sorted());
                 return Ok(ExitCode::from(2));
             }
-        };
-        let (selection, problems) = select(library, &profile);
-        let Some(selection) = selection else {
-            reporter.diagnostics(&library.sources, &problems.into_sorted());
-            return Ok(ExitCode::from(2));
-        };
-        resolved.push((profile, selection));
+        }
     }
     let ids = |s: &Selection| s.ids().map(ToString::to_string).collect::<BTreeSet<_>>();
-    let (a_ids, b_ids) = (ids(&resolved[0].1), ids(&resolved[1].1));
+    let (a_ids, b_ids) = (ids(&resolved[0].selection), ids(&resolved[1].selection));
     let only_in_a: Vec<String> = a_ids.difference(&b_ids).cloned().collect();
     let only_in_b: Vec<String> = b_ids.difference(&a_ids).cloned().collect();
 
     let tools: BTreeSet<String> = match tool {
-        Some(tool) => {
-            if registry.get(tool).is_none() {
-                return Err(Diagnostic::error(
-                    "kiln::diff::unknown_tool",
-                    format!("unknown tool `{tool}`"),
-                )
-                .maybe_help(did_you_mean(tool, registry.names())));
-            }
-            BTreeSet::from([tool.to_string()])
-        }
+        Some(tool) => BTreeSet::from([project.tool(tool)?.spec.name.clone()]),
         None => resolved
             .iter()
-            .flat_map(|(p, _)| p.tools.keys().cloned())
+            .flat_map(|r| r.profile.tools.keys().cloned())
             .collect(),
     };
     let mut files = Vec::new();
     for tool_name in &tools {
-        let definition = registry.get(tool_name).expect("checked or listed");
+        let definition = project.tool(tool_name)?;
         let mut outputs: Vec<BTreeMap<String, Artifact>> = Vec::new();
-        for (profile, selection) in &resolved {
+        for one in &resolved {
             let request = EmitRequest {
                 library,
-                profile,
-                selection,
+                profile: &one.profile,
+                selection: &one.selection,
                 tool: definition,
                 scopes: BuildScope::ALL.to_vec(),
             };
             match emit_in_memory(&request) {
                 Ok((artifacts, _)) => outputs.push(artifacts),
                 Err(problems) => {
-                    reporter.diagnostics(&library.sources, &problems.into_sorted());
+                    reporter.diagnostics(project.sources(), &problems.into_sorted());
                     return Ok(ExitCode::from(2));
                 }
             }

@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::args::{GlobalArgs, GraphFormat};
 use crate::report::Reporter;
-use crate::settings::Context;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -23,12 +22,11 @@ pub fn run(
     format: GraphFormat,
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
-    let context = Context::load(global, profile)?;
-    let resolved = match super::resolve_checked(&context, reporter)? {
+    let (project, resolved, _) = match super::resolve_configured(global, profile, reporter)? {
         Ok(resolved) => resolved,
         Err(code) => return Ok(code),
     };
-    let graph = DependencyGraph::build(&context.library, resolved.selection.ids());
+    let graph = DependencyGraph::build(&project.library, resolved.selection.ids());
     match format {
         GraphFormat::Dot => reporter.stdout(&graph.to_dot(&resolved.profile.name)),
         GraphFormat::Json => reporter.json(&Report {

@@ -15,12 +15,10 @@ mod validate;
 
 use std::process::ExitCode;
 
+use kiln_build::{Project, Resolved};
 use kiln_core::Diagnostic;
-use kiln_core::profile::{Profile, resolve_profile};
-use kiln_core::selection::{Selection, select};
-use kiln_core::validate::validate as validate_library;
 
-use crate::args::{Cli, Command, ConfigCommand};
+use crate::args::{Cli, Command, ConfigCommand, GlobalArgs};
 use crate::report::Reporter;
 use crate::settings::Context;
 
@@ -60,48 +58,38 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
     }
 }
 
-/// A profile resolved and selected on a library that validated, or the exit code after the
-/// problems were printed.
-pub struct Resolved {
-    pub profile: Profile,
-    pub selection: Selection,
-    pub because: String,
-}
-
-/// Loads the library, validates all of it (printing every problem) and resolves one profile.
-pub fn resolve_checked(
-    context: &Context,
+/// Opens the project (load, validate, register tools), printing every problem found; the exit
+/// code 1 when any is an error.
+pub fn open_project(
+    global: &GlobalArgs,
+    profile: Option<&str>,
     reporter: &Reporter,
-) -> Result<Result<Resolved, ExitCode>, Diagnostic> {
-    let choice = context.profile()?;
-    let mut diagnostics = context.diagnostics.clone();
-    diagnostics.extend(validate_library(
-        &context.library,
-        &context.machine_variables(),
-    ));
-    let has_errors = diagnostics.has_errors();
-    reporter.diagnostics(&context.library.sources, &diagnostics.into_sorted());
-    if has_errors {
+) -> Result<Result<Project, ExitCode>, Diagnostic> {
+    let project = Context::load(global, profile)?.open();
+    let problems = project.diagnostics.clone().into_sorted();
+    reporter.diagnostics(project.sources(), &problems);
+    if project.has_errors() {
         return Ok(Err(ExitCode::from(1)));
     }
-    let profile =
-        match resolve_profile(&context.library, &choice.name, &context.machine_variables()) {
-            Ok(profile) => profile,
-            Err(problems) => {
-                reporter.diagnostics(&context.library.sources, &problems.into_sorted());
-                return Ok(Err(ExitCode::from(1)));
-            }
-        };
-    // Warnings of this selection were printed by validation already.
-    let (selection, problems) = select(&context.library, &profile);
-    match selection {
-        Some(selection) => Ok(Ok(Resolved {
-            profile,
-            selection,
-            because: choice.because,
-        })),
-        None => {
-            reporter.diagnostics(&context.library.sources, &problems.into_sorted());
+    Ok(Ok(project))
+}
+
+/// A valid project's configured profile, resolved, with why it was chosen; every problem is
+/// printed and the exit code is 1 when it does not resolve.
+pub fn resolve_configured(
+    global: &GlobalArgs,
+    profile: Option<&str>,
+    reporter: &Reporter,
+) -> Result<Result<(Project, Resolved, String), ExitCode>, Diagnostic> {
+    let project = match open_project(global, profile, reporter)? {
+        Ok(project) => project,
+        Err(code) => return Ok(Err(code)),
+    };
+    let choice = project.choose_profile()?;
+    match project.resolve(&choice.name) {
+        Ok(resolved) => Ok(Ok((project, resolved, choice.because))),
+        Err(problems) => {
+            reporter.diagnostics(project.sources(), &problems.into_sorted());
             Ok(Err(ExitCode::from(1)))
         }
     }

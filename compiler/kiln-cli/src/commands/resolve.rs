@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::args::{GlobalArgs, OutputFormat};
 use crate::report::Reporter;
-use crate::settings::Context;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -39,12 +38,11 @@ pub fn run(
     format: OutputFormat,
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
-    let context = Context::load(global, profile)?;
-    let resolved = match super::resolve_checked(&context, reporter)? {
+    let (project, resolved, because) = match super::resolve_configured(global, profile, reporter)? {
         Ok(resolved) => resolved,
         Err(code) => return Ok(code),
     };
-    let library = &context.library;
+    let library = &project.library;
     let entries: Vec<Entry<'_>> = resolved
         .selection
         .components
@@ -63,7 +61,7 @@ pub fn run(
     match format {
         OutputFormat::Json => reporter.json(&Report {
             profile: &profile.name,
-            chosen_by: &resolved.because,
+            chosen_by: &because,
             chain: &profile.chain,
             tools: &profile.tools,
             components: entries,

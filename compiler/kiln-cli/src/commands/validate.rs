@@ -24,17 +24,12 @@ pub fn run(
     format: OutputFormat,
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
-    let context = Context::load(global, None)?;
-    let mut diagnostics = context.diagnostics.clone();
-    diagnostics.extend(kiln_core::validate::validate(
-        &context.library,
-        &context.machine_variables(),
-    ));
-    let sorted = diagnostics.into_sorted();
+    let project = Context::load(global, None)?.open();
+    let sorted = project.diagnostics.clone().into_sorted();
     let errors = sorted.iter().filter(|d| d.is_error()).count();
     let warnings = sorted.len() - errors;
-    let components = context.library.components.len();
-    let profiles = context.library.profiles.len();
+    let components = project.library.components.len();
+    let profiles = project.library.profiles.len();
     match format {
         OutputFormat::Json => reporter.json(&Report {
             valid: errors == 0,
@@ -45,7 +40,7 @@ pub fn run(
             diagnostics: &sorted,
         }),
         OutputFormat::Human => {
-            reporter.diagnostics(&context.library.sources, &sorted);
+            reporter.diagnostics(project.sources(), &sorted);
             let verdict = if errors == 0 { "valid" } else { "invalid" };
             reporter.stderr(&format!(
                 "{}: {components} {}, {profiles} {}; {errors} {}, {warnings} {}\n",

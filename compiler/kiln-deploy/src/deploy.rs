@@ -1,0 +1,194 @@
+//! `kiln deploy` as one call: take the lock, read the dist manifests, resolve every secret
+//! before the first write, plan every build, and apply only when nothing blocks.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use kiln_model::{BuildScope, DistManifest};
+use kiln_store::dist::{DistLayout, read_manifest};
+
+use crate::apply::{Applied, apply, lock, read_record, record_path};
+use crate::error::DeployError;
+use crate::location::DeployEnv;
+use crate::plan::{DeployMode, DeployOptions, DeployPlan, PlanRequest, plan, scope_root};
+use crate::secrets::{Secrets, find_references, machine_key};
+
+/// Where to deploy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The global scope, into the home directory (and the tools' relocated homes).
+    Global,
+    /// The project scope, into this folder (canonical, see [`Target::project`]).
+    Project(PathBuf),
+}
+
+impl Target {
+    /// A project folder as given on the command line, made canonical (it must exist).
+    pub fn project(dir: &Path) -> Result<Target, DeployError> {
+        dir.canonicalize()
+            .map(Target::Project)
+            .map_err(|e| DeployError::Project {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    fn scope(&self) -> BuildScope {
+        match self {
+            Target::Global => BuildScope::Global,
+            Target::Project(_) => BuildScope::Project,
+        }
+    }
+
+    fn project_dir(&self) -> Option<&Path> {
+        match self {
+            Target::Global => None,
+            Target::Project(dir) => Some(dir),
+        }
+    }
+}
+
+/// Copy files, or link read-only ones into kiln's rendered store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LinkMode {
+    /// Regular files.
+    #[default]
+    Copy,
+    /// Symlinks for rules, skills, commands and agents.
+    Symlink,
+}
+
+/// What to deploy.
+pub struct DeployRequest<'a> {
+    /// The library's dist folder.
+    pub dist: &'a DistLayout,
+    /// The (tool, profile) builds to deploy.
+    pub builds: Vec<(String, String)>,
+    /// Global or a project.
+    pub target: Target,
+    /// Copy or symlink.
+    pub mode: LinkMode,
+    /// What to do with files kiln did not write, and with drift.
+    pub options: DeployOptions,
+    /// Plan only; write nothing (not even the lock or the machine key).
+    pub dry_run: bool,
+    /// The 1Password CLI (`secrets.op_command`).
+    pub op_command: String,
+    /// Home and relocation variables.
+    pub env: &'a DeployEnv,
+    /// kiln's state folder (`$XDG_STATE_HOME/kiln`): records, lock, machine key, store.
+    pub state: &'a Path,
+}
+
+/// What a deploy did, or would do.
+#[derive(Debug)]
+pub struct DeployReport {
+    /// Whether nothing was written on purpose.
+    pub dry_run: bool,
+    /// One plan per build.
+    pub plans: Vec<DeployPlan>,
+    /// What applying each plan did (empty for a dry run or a blocked deploy).
+    pub applied: Vec<Applied>,
+}
+
+impl DeployReport {
+    /// Whether a conflict or refusal kept the deploy from writing anything.
+    pub fn blocked(&self) -> bool {
+        self.plans.iter().any(|p| p.blockers().next().is_some())
+    }
+}
+
+/// Plans every build and, unless it is a dry run or anything blocks, applies them all.
+pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> {
+    let scope = request.target.scope();
+    // Plan everything before writing anything; hold the lock while planning for real.
+    let _lock = if request.dry_run {
+        None
+    } else {
+        Some(lock(request.state)?)
+    };
+    let manifests: Vec<DistManifest> = request
+        .builds
+        .iter()
+        .map(|(tool, profile)| {
+            read_manifest(&request.dist.manifest(tool, profile))
+                .map_err(|e| DeployError::Dist(e.to_string()))?
+                .ok_or_else(|| DeployError::NotBuilt {
+                    tool: tool.clone(),
+                    profile: profile.clone(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let secrets = resolve_secrets(request, &manifests, scope)?;
+    let root = scope_root(request.env, scope, request.target.project_dir());
+    let mut plans = Vec::new();
+    let mut records = Vec::new();
+    for manifest in &manifests {
+        let path = record_path(
+            request.state,
+            &manifest.tool,
+            &manifest.profile,
+            scope,
+            &root,
+        );
+        let previous = read_record(&path)?;
+        let plan_request = PlanRequest {
+            layout: request.dist,
+            manifest,
+            scope,
+            project: request.target.project_dir(),
+            env: request.env,
+            previous: previous.as_ref(),
+            secrets: Some(&secrets),
+            mode: match request.mode {
+                LinkMode::Copy => DeployMode::Copy,
+                LinkMode::Symlink => DeployMode::Symlink {
+                    store: request.state.join("rendered"),
+                },
+            },
+        };
+        plans.push(plan(&plan_request, request.options)?);
+        records.push(path);
+    }
+    let mut report = DeployReport {
+        dry_run: request.dry_run,
+        plans,
+        applied: Vec::new(),
+    };
+    if !request.dry_run && !report.blocked() {
+        for (plan, path) in report.plans.iter().zip(&records) {
+            report.applied.push(apply(plan, path)?);
+        }
+    }
+    Ok(report)
+}
+
+/// Every secret reference in what is about to be deployed, resolved once, before anything is
+/// written; any failure stops the deploy here.
+fn resolve_secrets(
+    request: &DeployRequest<'_>,
+    manifests: &[DistManifest],
+    scope: BuildScope,
+) -> Result<Secrets, DeployError> {
+    let prefix = format!("{}/", scope.as_str());
+    let mut references = BTreeSet::new();
+    for manifest in manifests {
+        let tree = request.dist.tree(&manifest.tool, &manifest.profile);
+        // References are whole values in shared config files (validated), never prose.
+        let shared = manifest
+            .files
+            .iter()
+            .filter(|(p, e)| e.merge.is_some() && p.starts_with(&prefix));
+        for (path, _) in shared {
+            if let Ok(bytes) = std::fs::read(tree.join(path)) {
+                references.extend(find_references(&bytes));
+            }
+        }
+    }
+    let key = if request.dry_run && !request.state.join("secret.key").exists() {
+        [0; 32] // no keyed hash can exist yet, and a dry run writes nothing
+    } else {
+        machine_key(request.state)?
+    };
+    Secrets::resolve(&references, &request.op_command, key)
+}
