@@ -1,0 +1,128 @@
+//! Finding the library's files under its components, profiles and tools folders, and reading
+//! the documents among them (in parallel).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use kiln_model::PathsSpec;
+use rayon::prelude::*;
+
+use super::LibraryFile;
+use super::paths::relative_path;
+use super::plan::plan_files;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+
+/// Lists every file under the library's components, profiles and tools folders, reading the
+/// documents (in parallel).
+pub(super) fn discover(
+    root: &Path,
+    paths: &PathsSpec,
+    diagnostics: &mut Diagnostics,
+) -> Vec<LibraryFile> {
+    let mut found = Vec::new();
+    for folder in [&paths.components, &paths.profiles, &paths.tools] {
+        let dir = root.join(folder);
+        if !dir.exists() {
+            continue;
+        }
+        let walker = walkdir::WalkDir::new(&dir)
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|entry| {
+                entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+            });
+        for entry in walker {
+            match entry {
+                Ok(entry) if entry.file_type().is_file() => {
+                    if let Ok(relative) = entry.path().strip_prefix(root) {
+                        found.push(relative_path(relative));
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let path = error
+                        .path()
+                        .and_then(|p| p.strip_prefix(root).ok())
+                        .map_or_else(|| folder.clone(), relative_path);
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "kiln::library::walk",
+                            format!("failed to read `{path}`: {error}"),
+                        )
+                        .in_file(path),
+                    );
+                }
+            }
+        }
+    }
+    let plan = plan_files(
+        paths,
+        &found
+            .iter()
+            .map(|p| LibraryFile {
+                path: p.clone(),
+                text: None,
+            })
+            .collect::<Vec<_>>(),
+    );
+    let wanted: BTreeSet<&str> = plan.documents.iter().map(|d| d.path.as_str()).collect();
+    let read: Vec<(LibraryFile, Option<Diagnostic>)> = found
+        .par_iter()
+        .map(|path| {
+            if !wanted.contains(path.as_str()) {
+                return (
+                    LibraryFile {
+                        path: path.clone(),
+                        text: None,
+                    },
+                    None,
+                );
+            }
+            match std::fs::read(root.join(path)) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => (
+                        LibraryFile {
+                            path: path.clone(),
+                            text: Some(text.into()),
+                        },
+                        None,
+                    ),
+                    Err(_) => (
+                        LibraryFile {
+                            path: path.clone(),
+                            text: None,
+                        },
+                        Some(
+                            Diagnostic::error(
+                                "kiln::library::not_utf8",
+                                format!("`{path}` is not UTF-8 text"),
+                            )
+                            .in_file(path.clone())
+                            .help("save the file as UTF-8"),
+                        ),
+                    ),
+                },
+                Err(error) => (
+                    LibraryFile {
+                        path: path.clone(),
+                        text: None,
+                    },
+                    Some(
+                        Diagnostic::error(
+                            "kiln::library::read",
+                            format!("failed to read `{path}`: {error}"),
+                        )
+                        .in_file(path.clone()),
+                    ),
+                ),
+            }
+        })
+        .collect();
+    read.into_iter()
+        .map(|(file, problem)| {
+            diagnostics.extend(problem);
+            file
+        })
+        .collect()
+}
