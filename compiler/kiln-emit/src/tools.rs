@@ -1,7 +1,7 @@
 //! The tool registry: the built-in definitions embedded from `tools/`, overridden or extended
 //! by a library's own `tools/<tool>/`. Each definition's templates are compiled once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kiln_core::document;
@@ -123,6 +123,17 @@ impl ToolRegistry {
         ToolRegistry { tools }
     }
 
+    /// Every tool name a library may use in profiles and component tool filters: the built-in
+    /// definitions embedded from `tools/` and the library's own `tools/<name>/`, without
+    /// compiling any of them (a library definition that fails to compile is still known: its
+    /// own problems are reported, not an "unknown tool" in every profile that lists it).
+    pub fn known_tools(library: &Library) -> BTreeSet<String> {
+        builtin_names()
+            .map(str::to_string)
+            .chain(library.tools.keys().cloned())
+            .collect()
+    }
+
     /// A tool by name.
     pub fn get(&self, name: &str) -> Option<&Arc<ToolDefinition>> {
         self.tools.get(name)
@@ -132,6 +143,14 @@ impl ToolRegistry {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tools.keys().map(String::as_str)
     }
+}
+
+/// The names of the built-in tools: every folder under `tools/` that holds a `tool.json`.
+fn builtin_names() -> impl Iterator<Item = &'static str> {
+    embedded::BUILTIN_FILES
+        .iter()
+        .filter_map(|(path, _)| path.strip_suffix("/tool.json"))
+        .filter(|tool| !tool.contains('/'))
 }
 
 /// Templates every tool may use as `shared/<name>` (`tools/shared/templates/`), so tools that
@@ -284,11 +303,117 @@ mod tests {
         let mut diagnostics = Diagnostics::new();
         let registry = ToolRegistry::builtin(&mut diagnostics);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        for tool in kiln_model::BUILTIN_TOOLS {
-            assert!(
-                registry.get(tool).is_some(),
-                "built-in tool `{tool}` is missing from tools/"
-            );
+        assert!(registry.names().count() >= 11);
+    }
+
+    /// Any folder under `tools/` with a `tool.json` is a built-in tool, with no Rust change:
+    /// the embedded registry's names are exactly the folders on disk when the test runs (a
+    /// stale embed, or a folder whose definition fails to load, shows here).
+    #[test]
+    fn builtin_names_are_the_tool_folders_on_disk() {
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo");
+        let tools = std::path::Path::new(&manifest_dir).join("../../tools");
+        let mut with_definition = Vec::new();
+        let mut without = Vec::new();
+        for entry in std::fs::read_dir(&tools).expect("tools/").flatten() {
+            if !entry.path().is_dir() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().join("tool.json").is_file() {
+                with_definition.push(name);
+            } else {
+                without.push(name);
+            }
         }
+        with_definition.sort();
+        // `shared/` holds templates every tool may use; any other folder is a tool.
+        assert_eq!(
+            without,
+            ["shared"],
+            "a folder under tools/ has no tool.json"
+        );
+        let mut diagnostics = Diagnostics::new();
+        let registry = ToolRegistry::builtin(&mut diagnostics);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(registry.names().collect::<Vec<_>>(), with_definition);
+        let empty = Library::from_memory("version = 1\n", Vec::new()).library;
+        assert_eq!(
+            ToolRegistry::known_tools(&empty),
+            with_definition.iter().cloned().collect::<BTreeSet<_>>()
+        );
+    }
+
+    /// Validation accepts every name the registry knows — built-in or the library's own — in a
+    /// profile's `tools`, a component's tool filter and a rule's per-tool `output`, and still
+    /// rejects a name it does not know.
+    #[test]
+    fn validation_accepts_every_registry_name() {
+        let mut diagnostics = Diagnostics::new();
+        let mut names: Vec<String> = ToolRegistry::builtin(&mut diagnostics)
+            .names()
+            .map(str::to_string)
+            .collect();
+        names.push("acme".to_string());
+        let quoted = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let tools = names
+            .iter()
+            .map(|n| format!("\"{n}\": {{}}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let outputs = names
+            .iter()
+            .map(|n| format!("{n}: markdown"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let files = vec![
+            (
+                "tools/acme/tool.json".to_string(),
+                "{ \"name\": \"acme\" }\n".to_string(),
+            ),
+            (
+                "components/rules/everywhere.rule.md".to_string(),
+                format!(
+                    "---\ndescription: for every tool\ntools:\n  allow: [{}]\noutput: {{ {outputs} }}\n---\n\nBody.\n",
+                    quoted(&names)
+                ),
+            ),
+            (
+                "profiles/all.profile.json".to_string(),
+                format!(
+                    "{{ \"name\": \"all\", \"rules\": {{ \"include\": [\"everywhere\"] }}, \"tools\": {{ {tools} }} }}\n"
+                ),
+            ),
+            (
+                "profiles/typo.profile.json".to_string(),
+                "{ \"name\": \"typo\", \"tools\": { \"acmee\": {} } }\n".to_string(),
+            ),
+        ];
+        let loaded = Library::from_memory("version = 1\n", files);
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let library = loaded.library;
+        let known = ToolRegistry::known_tools(&library);
+        assert!(names.iter().all(|n| known.contains(n)), "{known:?}");
+        let found = kiln_core::validate::validate(&library, &[], &known).into_sorted();
+        let unknown: Vec<&Diagnostic> = found
+            .iter()
+            .filter(|d| d.code == "kiln::tool::unknown")
+            .collect();
+        assert_eq!(unknown.len(), 1, "{found:?}");
+        assert_eq!(unknown[0].message, "unknown tool `acmee`");
+        assert!(
+            unknown[0]
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("did you mean `acme`?")),
+            "{:?}",
+            unknown[0]
+        );
     }
 }

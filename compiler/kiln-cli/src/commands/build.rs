@@ -76,6 +76,7 @@ pub fn run(
     diagnostics.extend(kiln_core::validate::validate(
         library,
         &context.machine_variables(),
+        &ToolRegistry::known_tools(library),
     ));
     timings.mark("validate");
     let (registry, tool_problems) = ToolRegistry::for_library(library);

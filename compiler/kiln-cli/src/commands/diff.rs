@@ -49,6 +49,7 @@ pub fn run(
     diagnostics.extend(kiln_core::validate::validate(
         library,
         &context.machine_variables(),
+        &ToolRegistry::known_tools(library),
     ));
     let (registry, tool_problems) = ToolRegistry::for_library(library);
     diagnostics.extend(tool_problems);

@@ -78,6 +78,7 @@ pub fn resolve_checked(
     diagnostics.extend(validate_library(
         &context.library,
         &context.machine_variables(),
+        &kiln_emit::ToolRegistry::known_tools(&context.library),
     ));
     let has_errors = diagnostics.has_errors();
     reporter.diagnostics(&context.library.sources, &diagnostics.into_sorted());

@@ -29,6 +29,7 @@ pub fn run(
     diagnostics.extend(kiln_core::validate::validate(
         &context.library,
         &context.machine_variables(),
+        &kiln_emit::ToolRegistry::known_tools(&context.library),
     ));
     let sorted = diagnostics.into_sorted();
     let errors = sorted.iter().filter(|d| d.is_error()).count();
