@@ -24,14 +24,15 @@ pub struct Environment {
     pub kiln_system_config: Option<PathBuf>,
     pub kiln_hostname: Option<String>,
     pub xdg_state_home: Option<PathBuf>,
-    /// Tool-home relocation variables that are set (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`,
-    /// `XDG_CONFIG_HOME`, `APPDATA`).
-    pub relocations: std::collections::BTreeMap<String, String>,
+}
+
+/// One environment variable, unset when empty.
+fn var(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
 impl Environment {
     pub fn read() -> Environment {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
         Environment {
             home: var("HOME").map(PathBuf::from),
             xdg_config_home: var("XDG_CONFIG_HOME").map(PathBuf::from),
@@ -42,16 +43,18 @@ impl Environment {
             kiln_system_config: var("KILN_SYSTEM_CONFIG").map(PathBuf::from),
             kiln_hostname: var("KILN_HOSTNAME").map(|v| v.to_string_lossy().into_owned()),
             xdg_state_home: var("XDG_STATE_HOME").map(PathBuf::from),
-            relocations: [
-                "CLAUDE_CONFIG_DIR",
-                "CODEX_HOME",
-                "XDG_CONFIG_HOME",
-                "APPDATA",
-            ]
-            .into_iter()
-            .filter_map(|name| Some((name.to_string(), var(name)?.to_string_lossy().into_owned())))
-            .collect(),
         }
+    }
+
+    /// The tool-home variables that are set, of those the tool definitions name
+    /// (`CLAUDE_CONFIG_DIR`, `APPDATA`, a library tool's own …).
+    pub fn home_variables(
+        names: &std::collections::BTreeSet<String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        names
+            .iter()
+            .filter_map(|name| Some((name.clone(), var(name)?.to_string_lossy().into_owned())))
+            .collect()
     }
 
     fn user_config(&self) -> Option<PathBuf> {
@@ -215,8 +218,11 @@ impl Located {
 }
 
 impl Context {
-    /// Home, relocation variables and the state directory, for deploy and check.
-    pub fn deploy_env() -> Result<(kiln_deploy::location::DeployEnv, PathBuf), Diagnostic> {
+    /// Home, the tools' homes with the variables they name, and the state directory, for
+    /// deploy and check. `registry` says where each tool lives (built-in and library tools).
+    pub fn deploy_env(
+        registry: &kiln_emit::ToolRegistry,
+    ) -> Result<(kiln_deploy::location::DeployEnv, PathBuf), Diagnostic> {
         let env = Environment::read();
         let home = env.home.clone().ok_or_else(|| {
             Diagnostic::error(
@@ -229,8 +235,9 @@ impl Context {
         Ok((
             kiln_deploy::location::DeployEnv {
                 home,
-                vars: env.relocations,
+                vars: Environment::home_variables(&registry.home_variables()),
                 os: std::env::consts::OS.to_string(),
+                homes: registry.homes(),
             },
             state,
         ))

@@ -8,8 +8,8 @@ use kiln_core::document;
 use kiln_core::library::Library;
 use kiln_core::source::{Format, SourceFile};
 use kiln_core::{Diagnostic, Diagnostics};
-use kiln_model::ToolSpec;
 use kiln_model::schema::DocumentKind;
+use kiln_model::{HomeSpec, ToolSpec};
 use minijinja::Environment;
 
 mod embedded {
@@ -131,6 +131,25 @@ impl ToolRegistry {
         builtin_names()
             .map(str::to_string)
             .chain(library.tools.keys().cloned())
+            .collect()
+    }
+
+    /// Every tool's homes (where its global files live), for deploy.
+    pub fn homes(&self) -> BTreeMap<String, Vec<HomeSpec>> {
+        self.tools
+            .iter()
+            .filter(|(_, definition)| !definition.spec.homes.is_empty())
+            .map(|(name, definition)| (name.clone(), definition.spec.homes.clone()))
+            .collect()
+    }
+
+    /// Every environment variable a tool's homes name: the ones deploy needs to read.
+    pub fn home_variables(&self) -> BTreeSet<String> {
+        self.tools
+            .values()
+            .flat_map(|definition| &definition.spec.homes)
+            .flat_map(HomeSpec::places)
+            .filter_map(|place| place.env.clone())
             .collect()
     }
 
@@ -263,6 +282,7 @@ fn compile(
             }
         }
     }
+    check_homes(&spec, &file, diagnostics);
     if diagnostics.error_count() > before {
         return None;
     }
@@ -273,6 +293,54 @@ fn compile(
         digest,
         environment,
     })
+}
+
+/// A home must name a relative prefix and, where it moves a folder, a folder (and a file where
+/// it moves a file), so deploy never computes a path outside the directory it picks.
+fn check_homes(spec: &ToolSpec, file: &str, diagnostics: &mut Diagnostics) {
+    let relative = |text: &str| crate::emit::check_relative(text.trim_end_matches('/')).is_ok();
+    for (index, home) in spec.homes.iter().enumerate() {
+        let folder = home.prefix.ends_with('/');
+        let mut problems = Vec::new();
+        if !relative(&home.prefix) {
+            problems.push(format!("`prefix` `{}` is not a relative path", home.prefix));
+        }
+        for place in home.places() {
+            if let Some(default) = &place.default
+                && !default.is_empty()
+                && !relative(default)
+            {
+                problems.push(format!("`default` `{default}` is not a relative path"));
+            }
+            if let Some(path) = &place.path {
+                let fits = if folder {
+                    path.is_empty() || (path.ends_with('/') && relative(path))
+                } else {
+                    !path.ends_with('/') && relative(path)
+                };
+                if !fits {
+                    problems.push(format!(
+                        "`path` `{path}` must be {} like its prefix `{}`",
+                        if folder {
+                            "empty or a relative folder ending in `/`"
+                        } else {
+                            "a relative file path"
+                        },
+                        home.prefix
+                    ));
+                }
+            }
+        }
+        for problem in problems {
+            diagnostics.push(
+                Diagnostic::error(
+                    "kiln::tool::bad_home",
+                    format!("home {index} of tool `{}`: {problem}", spec.name),
+                )
+                .in_file(file.to_string()),
+            );
+        }
+    }
 }
 
 /// `{{ value | toml }}`: a value as a TOML inline value (strings quoted and escaped;
@@ -304,6 +372,39 @@ mod tests {
         let registry = ToolRegistry::builtin(&mut diagnostics);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         assert!(registry.names().count() >= 11);
+    }
+
+    #[test]
+    fn homes_that_could_leave_their_directory_are_refused() {
+        let spec: ToolSpec = serde_json::from_str(
+            r#"{ "name": "acme", "homes": [
+                { "prefix": "../x/", "env": "A" },
+                { "prefix": ".acme/", "path": "file" },
+                { "prefix": ".acme.json", "windows": { "path": "dir/" } },
+                { "prefix": ".ok/", "default": "/abs" },
+                { "prefix": ".fine/", "env": "FINE", "macos": { "path": "Library/Fine/" } }
+            ] }"#,
+        )
+        .expect("spec");
+        let mut diagnostics = Diagnostics::new();
+        let compiled = compile(
+            spec,
+            BTreeMap::new(),
+            &BTreeMap::new(),
+            ToolOrigin::Library("tools/acme/tool.json".to_string()),
+            &mut diagnostics,
+        );
+        assert!(compiled.is_none());
+        let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert!(
+            diagnostics.iter().all(|d| d.code == "kiln::tool::bad_home"),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().all(|m| !m.contains("home 4")),
+            "{messages:?}"
+        );
     }
 
     /// Any folder under `tools/` with a `tool.json` is a built-in tool, with no Rust change:

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use kiln_core::Diagnostic;
 use kiln_deploy::secrets::hash_like;
+use kiln_emit::ToolRegistry;
 use kiln_model::DeployRecord;
 use kiln_store::hash::json_hash;
 use serde::Serialize;
@@ -40,7 +41,7 @@ pub fn run(
         mut files,
         origins,
         key,
-    } = survey()?;
+    } = survey(&tool_registry(global, args.fix))?;
     let mut repaired: Vec<String> = Vec::new();
     if args.fix {
         let mut problems = Vec::new();
@@ -203,9 +204,19 @@ pub(crate) struct Survey {
     pub key: Option<[u8; 32]>,
 }
 
+/// The tool definitions that say where each tool lives. Only `--fix` recomputes locations,
+/// so only it loads the library (whose own tools may have homes); reading records and
+/// inspecting files needs the home and state directories alone.
+pub(crate) fn tool_registry(global: &GlobalArgs, with_library: bool) -> ToolRegistry {
+    if with_library && let Ok(context) = Context::load(global, None) {
+        return ToolRegistry::for_library(&context.library).0;
+    }
+    ToolRegistry::builtin(&mut kiln_core::Diagnostics::new())
+}
+
 /// Reads every deploy record and inspects each file it names (writes nothing).
-pub(crate) fn survey() -> Result<Survey, Diagnostic> {
-    let (env, state) = Context::deploy_env()?;
+pub(crate) fn survey(registry: &ToolRegistry) -> Result<Survey, Diagnostic> {
+    let (env, state) = Context::deploy_env(registry)?;
     let dir = state.join("records");
     let mut records: Vec<(std::path::PathBuf, DeployRecord)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -387,7 +398,8 @@ fn run_manifest(
         reporter.diagnostics(&sources, &problems.into_sorted());
         return Ok(ExitCode::from(2));
     };
-    let (env, _) = Context::deploy_env()?;
+    // Pairs name files, not tools: only the home directory is used.
+    let (env, _) = Context::deploy_env(&ToolRegistry::builtin(&mut kiln_core::Diagnostics::new()))?;
     let base = path.parent().map_or_else(
         || std::path::PathBuf::from("."),
         std::path::Path::to_path_buf,

@@ -58,7 +58,9 @@ pub fn run(
         Some(tool) => vec![tool.clone()],
         None => profile.tools.keys().cloned().collect(),
     };
-    let (env, state) = Context::deploy_env()?;
+    // Where each tool lives: its definition's homes (built above, so its problems are known).
+    let (registry, _) = kiln_emit::ToolRegistry::for_library(&context.library);
+    let (env, state) = Context::deploy_env(&registry)?;
     let scope = if args.project.is_some() {
         BuildScope::Project
     } else {

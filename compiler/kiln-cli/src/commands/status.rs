@@ -9,7 +9,7 @@ use kiln_core::Diagnostic;
 use kiln_store::dist::DistLayout;
 use serde::Serialize;
 
-use super::check::{Survey, survey};
+use super::check::{Survey, survey, tool_registry};
 use crate::args::{GlobalArgs, OutputFormat};
 use crate::report::Reporter;
 use crate::settings::Context;
@@ -46,7 +46,7 @@ pub fn run(
         files,
         origins,
         ..
-    } = survey()?;
+    } = survey(&tool_registry(global, false))?;
     let mut deployments: Vec<Deployment> = records
         .iter()
         .map(|(_, record)| {
