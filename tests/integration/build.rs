@@ -578,6 +578,7 @@ fn emitted(config: &str, files: Vec<(String, String)>) -> BTreeMap<String, Vec<u
                 selection: &selection,
                 tool: registry.get(tool).expect("built-in"),
                 scopes: kiln_model::BuildScope::ALL.to_vec(),
+                registry: &registry,
             };
             let (artifacts, _) = kiln_build::emit_in_memory(&request).expect("emits");
             for (path, artifact) in artifacts {

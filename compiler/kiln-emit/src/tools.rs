@@ -79,7 +79,52 @@ impl ToolRegistry {
                 registry.tools.insert(name.clone(), Arc::new(definition));
             }
         }
+        registry.check_capabilities(&mut diagnostics);
         (registry, diagnostics)
+    }
+
+    /// A `yields_to` naming a capability no definition provides never yields: a typo, most
+    /// likely, so it is a warning.
+    fn check_capabilities(&self, diagnostics: &mut Diagnostics) {
+        let provided: BTreeSet<&kiln_model::Capability> = self
+            .tools
+            .values()
+            .flat_map(|d| &d.spec.outputs)
+            .flat_map(|o| &o.provides)
+            .collect();
+        for definition in self.tools.values() {
+            for (index, output) in definition.spec.outputs.iter().enumerate() {
+                let Some(yields) = &output.yields_to else {
+                    continue;
+                };
+                if provided.contains(yields.capability()) {
+                    continue;
+                }
+                let file = match &definition.origin {
+                    ToolOrigin::Builtin => format!("tools/{}/tool.json", definition.spec.name),
+                    ToolOrigin::Library(path) => path.clone(),
+                };
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "kiln::tool::unknown_capability",
+                        format!(
+                            "output {index} of tool `{}` yields to `{}`, which no tool provides",
+                            definition.spec.name,
+                            yields.capability()
+                        ),
+                    )
+                    .in_file(file)
+                    .help(format!(
+                        "capabilities provided: {}",
+                        provided
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+            }
+        }
     }
 
     /// The built-in tools only.
@@ -404,6 +449,32 @@ mod tests {
         assert!(
             messages.iter().all(|m| !m.contains("home 4")),
             "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn yielding_to_a_capability_nobody_provides_is_a_warning() {
+        let reader = r#"{ "name": "reader", "outputs": [
+            { "kind": "skill", "scope": "global", "strategy": "copy-tree",
+              "path": "s/{{ component.name }}", "yields_to": "agent-md" }
+        ] }"#;
+        let library = Library::from_memory(
+            "version = 1\n",
+            vec![("tools/reader/tool.json".to_string(), reader.to_string())],
+        )
+        .library;
+        let (registry, diagnostics) = ToolRegistry::for_library(&library);
+        assert!(registry.get("reader").is_some());
+        let found: Vec<&Diagnostic> = diagnostics.iter().collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code, "kiln::tool::unknown_capability");
+        assert!(!found[0].is_error());
+        assert!(
+            found[0]
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("`agents-md`")),
+            "{found:?}"
         );
     }
 

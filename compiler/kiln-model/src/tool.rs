@@ -115,6 +115,78 @@ pub struct OutputSpec {
     /// written to two places).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_matching: bool,
+    /// Capabilities this output supplies to other tools for the components it takes, in its
+    /// scope: a name for a file or folder that other tools also read (`agents-md`: the
+    /// project's root AGENTS.md). Outputs of other tools yield to them (`yields_to`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provides: Vec<Capability>,
+    /// Leave a component out when another tool of the profile provides this capability for
+    /// it, so the tools that read both places do not load it twice: the component falls to
+    /// the next output or is reported with `unsupported` (templates see the providing tools
+    /// as `yielded_to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yields_to: Option<YieldsTo>,
+}
+
+/// A capability name: lowercase words joined by `-` (`agents-md`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct Capability(#[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]*$"))] pub String);
+
+/// What an output yields to: a capability, and where the provider must supply it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum YieldsTo {
+    /// Just the capability: it counts where the component lands — another tool's output in
+    /// this output's scope provides it, that tool builds the scope, and the component goes
+    /// there (its own `scope` is that one, or it may go anywhere and the tool builds this
+    /// scope alone).
+    Capability(Capability),
+    /// The capability, with options.
+    Spec(YieldSpec),
+}
+
+/// [`YieldsTo`] with options.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct YieldSpec {
+    /// The capability.
+    pub capability: Capability,
+    /// It counts in any scope: it is enough that the profile builds a tool one of whose
+    /// outputs of the component's kind provides it (for readers that load the provider's
+    /// files of every scope, such as hooks from both `settings.json` files).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any_scope: bool,
+}
+
+impl YieldsTo {
+    /// The capability.
+    pub fn capability(&self) -> &Capability {
+        match self {
+            YieldsTo::Capability(capability) | YieldsTo::Spec(YieldSpec { capability, .. }) => {
+                capability
+            }
+        }
+    }
+
+    /// Whether a provider in any scope counts.
+    pub fn any_scope(&self) -> bool {
+        matches!(
+            self,
+            YieldsTo::Spec(YieldSpec {
+                any_scope: true,
+                ..
+            })
+        )
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference

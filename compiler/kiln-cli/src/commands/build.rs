@@ -171,6 +171,7 @@ pub fn run(
                 selection: job.selection,
                 tool,
                 scopes: job.scopes.clone(),
+                registry: &registry,
             };
             build_tool(&request, &layout, options)
         })

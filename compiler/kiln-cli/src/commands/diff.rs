@@ -105,6 +105,7 @@ pub fn run(
                 selection,
                 tool: definition,
                 scopes: BuildScope::ALL.to_vec(),
+                registry: &registry,
             };
             match emit_in_memory(&request) {
                 Ok((artifacts, _)) => outputs.push(artifacts),
