@@ -1,11 +1,19 @@
 //! Embeds the built-in tool definitions (`tools/<tool>/tool.json` and `templates/*`) into the
 //! binary, so adding a built-in tool is adding a folder.
+//!
+//! The folder is found through the `CARGO_MANIFEST_DIR` cargo sets when it *runs* this script,
+//! never the one baked in when the script was compiled (`env!`): a build script binary reused
+//! from a shared target directory would otherwise embed another checkout's `tools/`. Cargo
+//! reruns the script when any file or folder below `tools/` changes, including a new one (a new
+//! entry changes its parent folder, and every folder is watched).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools");
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let tools = Path::new(&manifest_dir).join("../../tools");
     println!("cargo:rerun-if-changed={}", tools.display());
     let mut files: Vec<PathBuf> = Vec::new();
     collect(&tools, &mut files);

@@ -6,6 +6,7 @@ mod cases;
 mod cli;
 mod config;
 mod crash;
+mod custom_tool;
 mod deploy;
 mod resolve;
 mod scale;

@@ -11,7 +11,8 @@ use proptest::prelude::*;
 /// variables, and all diagnostics.
 fn outcome(library: &Library) -> String {
     let mut out = String::new();
-    let diagnostics = kiln_core::validate::validate(library, &[]);
+    let diagnostics =
+        kiln_core::validate::validate(library, &[], &kiln_emit::ToolRegistry::known_tools(library));
     out.push_str(&serde_json::to_string(&diagnostics.into_sorted()).expect("json"));
     for name in library.profiles.keys() {
         let profile = resolve_profile(library, name, &[]).expect("resolves");
@@ -69,7 +70,11 @@ fn seed_example_validates_and_resolves_as_written() {
     ];
     let loaded = Library::from_memory("version = 1\n", files);
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
-    let diagnostics = kiln_core::validate::validate(&loaded.library, &[]);
+    let diagnostics = kiln_core::validate::validate(
+        &loaded.library,
+        &[],
+        &kiln_emit::ToolRegistry::known_tools(&loaded.library),
+    );
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let profile = resolve_profile(&loaded.library, "minimal", &[]).expect("resolves");
     let (selection, _) = select(&loaded.library, &profile);

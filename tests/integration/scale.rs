@@ -19,7 +19,11 @@ fn ten_thousand_components_load_validate_and_resolve() {
         "{}",
         loaded.library.components.len()
     );
-    let diagnostics = kiln_core::validate::validate(&loaded.library, &[]);
+    let diagnostics = kiln_core::validate::validate(
+        &loaded.library,
+        &[],
+        &kiln_emit::ToolRegistry::known_tools(&loaded.library),
+    );
     assert!(
         !diagnostics.has_errors(),
         "{:?}",

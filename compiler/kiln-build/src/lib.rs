@@ -41,10 +41,12 @@
 //! dist; otherwise it is re-emitted, and `--explain` says why ([`RebuildReason`]). A unit that
 //! fails is never cached.
 
+mod compare;
 mod project;
 mod run;
 mod tool_build;
 
+pub use compare::{Comparison, FileDifference};
 pub use project::{Job, Project, ProjectInputs, Resolved, ToolChoice};
 pub use run::{BuildReport, BuildRequest, NoOpShortcut, ProfileChoice, Stage, build};
 pub use tool_build::{

@@ -93,6 +93,7 @@ impl Project {
         diagnostics.extend(kiln_core::validate::validate(
             &library,
             &config.machine_variables(),
+            &ToolRegistry::known_tools(&library),
         ));
         let (registry, tool_problems) = ToolRegistry::for_library(&library);
         diagnostics.extend(tool_problems);

@@ -251,6 +251,7 @@ pub fn build(
                 selection: &job.resolved.selection,
                 tool: &job.tool,
                 scopes: job.scopes.clone(),
+                registry: &project.registry,
             };
             build_tool(&emit, &layout, options)
         })

@@ -310,6 +310,7 @@ pub fn build_tool(
         profile: profile.clone(),
         files,
         omitted: planned.omissions,
+        homes: request.tool.spec.homes.clone(),
     };
     let mut outcome = BuildOutcome {
         tool,

@@ -24,9 +24,10 @@ pub struct Environment {
     pub kiln_system_config: Option<PathBuf>,
     pub kiln_hostname: Option<String>,
     pub xdg_state_home: Option<PathBuf>,
-    /// Tool-home relocation variables that are set (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`,
-    /// `XDG_CONFIG_HOME`, `APPDATA`).
-    pub relocations: std::collections::BTreeMap<String, String>,
+    /// Every variable that is set and not empty, for the tool homes that name one
+    /// (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `APPDATA`, a library tool's own): which ones is data
+    /// in the tool definitions, so settings cannot list them.
+    pub variables: std::collections::BTreeMap<String, String>,
     /// `NO_COLOR` is set and not empty.
     pub no_color: bool,
     /// `KILN_TIMINGS` is set: print stage timings (for profiling kiln itself).
@@ -54,15 +55,10 @@ impl Environment {
             kiln_system_config: var("KILN_SYSTEM_CONFIG").map(PathBuf::from),
             kiln_hostname: var("KILN_HOSTNAME").map(|v| v.to_string_lossy().into_owned()),
             xdg_state_home: var("XDG_STATE_HOME").map(PathBuf::from),
-            relocations: [
-                "CLAUDE_CONFIG_DIR",
-                "CODEX_HOME",
-                "XDG_CONFIG_HOME",
-                "APPDATA",
-            ]
-            .into_iter()
-            .filter_map(|name| Some((name.to_string(), var(name)?.to_string_lossy().into_owned())))
-            .collect(),
+            variables: std::env::vars_os()
+                .filter(|(_, value)| !value.is_empty())
+                .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+                .collect(),
             no_color: var("NO_COLOR").is_some(),
             timings: std::env::var_os("KILN_TIMINGS").is_some(),
             failpoint: var("KILN_FAILPOINT").and_then(|v| v.to_string_lossy().parse().ok()),
@@ -249,7 +245,8 @@ impl Located {
 }
 
 impl Context {
-    /// Home, relocation variables and the state directory, for deploy and check.
+    /// Home, the environment's variables and the state directory, for deploy and check. Where
+    /// each tool lives comes with the dist manifests and deploy records.
     pub fn deploy_env() -> Result<(kiln_deploy::location::DeployEnv, PathBuf), Diagnostic> {
         let env = Environment::current();
         let home = env.home.clone().ok_or_else(|| {
@@ -263,8 +260,9 @@ impl Context {
         Ok((
             kiln_deploy::location::DeployEnv {
                 home,
-                vars: env.relocations.clone(),
+                vars: env.variables.clone(),
                 os: std::env::consts::OS.to_string(),
+                homes: std::collections::BTreeMap::new(),
             },
             state,
         ))

@@ -17,9 +17,16 @@ use crate::selection::{Selection, select};
 use crate::source::{Format, SourceFile};
 
 /// Validates everything in `library`. `machine_variables` are the variable layers of the
-/// machine configuration (empty for `--no-inherit`).
-pub fn validate(library: &Library, machine_variables: &[VariableLayer]) -> Diagnostics {
-    let tools = library.known_tools();
+/// machine configuration (empty for `--no-inherit`). `known_tools` are the tool names profiles
+/// and components may use: the tool registry's (built-in and the library's own `tools/`),
+/// which the caller computes, since the registry lives above this crate
+/// (`kiln_emit::ToolRegistry::known_tools`).
+pub fn validate(
+    library: &Library,
+    machine_variables: &[VariableLayer],
+    known_tools: &BTreeSet<String>,
+) -> Diagnostics {
+    let tools = known_tools;
     let defined = defined_variables(library, machine_variables);
     // Components and profiles are checked in parallel; the diagnostics are sorted before
     // anyone sees them, so completion order does not matter.
@@ -28,7 +35,7 @@ pub fn validate(library: &Library, machine_variables: &[VariableLayer]) -> Diagn
         .par_iter()
         .flat_map_iter(|component| {
             let mut found = Diagnostics::new();
-            check_component(library, component, &tools, &defined, &mut found);
+            check_component(library, component, tools, &defined, &mut found);
             found
         })
         .collect::<Vec<_>>()
@@ -39,7 +46,7 @@ pub fn validate(library: &Library, machine_variables: &[VariableLayer]) -> Diagn
     let names: Vec<&String> = library.profiles.keys().collect();
     let per_profile: Vec<Diagnostics> = names
         .par_iter()
-        .map(|name| check_profile(library, name, machine_variables, &tools, &defined))
+        .map(|name| check_profile(library, name, machine_variables, tools, &defined))
         .collect();
     for found in per_profile {
         diagnostics.extend(found);

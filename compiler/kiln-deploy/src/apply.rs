@@ -405,6 +405,7 @@ mod tests {
             manifest: None,
             files: std::collections::BTreeMap::new(),
             created_dirs: Vec::new(),
+            homes: Vec::new(),
         };
         write_shared(&step, step.shared.as_ref().expect("shared"), &mut record).expect("written");
         let value: serde_json::Value =

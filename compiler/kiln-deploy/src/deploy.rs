@@ -132,12 +132,13 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             &root,
         );
         let previous = read_record(&path)?;
+        let env = request.env.knowing(&manifest.tool, &manifest.homes);
         let plan_request = PlanRequest {
             layout: request.dist,
             manifest,
             scope,
             project: request.target.project_dir(),
-            env: request.env,
+            env: &env,
             previous: previous.as_ref(),
             secrets: Some(&secrets),
             mode: match request.mode {

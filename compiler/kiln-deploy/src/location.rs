@@ -1,44 +1,37 @@
 //! Where a dist file lives: the root it is deployed into (the home directory, a relocated tool
 //! home such as `$CLAUDE_CONFIG_DIR`, or a project) and its path below that root — and the
-//! sandbox every live path must stay in.
+//! sandbox every live path must stay in. Which tool lives where is data (`homes` in each
+//! `tool.json`, see [`HomeSpec`]); nothing here knows a tool by name.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use kiln_model::BuildScope;
+use kiln_model::{BuildScope, HomeSpec};
 
 /// The environment deploy needs, read by the CLI.
 #[derive(Clone, Debug, Default)]
 pub struct DeployEnv {
     /// The home directory.
     pub home: PathBuf,
-    /// Relocation variables that are set: `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `XDG_CONFIG_HOME`,
-    /// `APPDATA`.
+    /// The process environment's variables (a home names the ones it reads:
+    /// `CLAUDE_CONFIG_DIR`, `APPDATA`, …).
     pub vars: BTreeMap<String, String>,
     /// The operating system (`std::env::consts::OS`: `linux`, `macos`, `windows`); empty is
     /// treated as Linux.
     pub os: String,
+    /// Each tool's homes, in order: what the dist manifests and deploy records carry from the
+    /// tool's definition (see [`DeployEnv::knowing`]).
+    pub homes: BTreeMap<String, Vec<HomeSpec>>,
 }
 
-/// Apps that keep their per-user files in the platform's application-support folder instead of
-/// `~/.config` (tool-formats.md §8): `(tool, dist prefix, macOS folder below the home
-/// directory, Windows folder below %APPDATA%)`. dist holds the Linux location.
-const APP_SUPPORT: &[(&str, &str, &str, &str)] = &[(
-    "claude-desktop",
-    ".config/Claude/",
-    "Library/Application Support/Claude/",
-    "Claude/",
-)];
-
-/// Tool homes that move with an environment variable (tool-formats.md §2, §4; XDG).
-/// `(tool or "*", dist prefix, variable)`: a global dist path starting with the prefix is
-/// deployed under the variable's directory instead of the home directory.
-const RELOCATIONS: &[(&str, &str, &str)] = &[
-    ("claude-code", ".claude/", "CLAUDE_CONFIG_DIR"),
-    ("claude-code", ".claude.json", "CLAUDE_CONFIG_DIR"),
-    ("codex", ".codex/", "CODEX_HOME"),
-    ("*", ".config/", "XDG_CONFIG_HOME"),
-];
+impl DeployEnv {
+    /// This environment, with `homes` as where `tool` lives (a manifest's or record's).
+    pub fn knowing(&self, tool: &str, homes: &[HomeSpec]) -> DeployEnv {
+        let mut env = self.clone();
+        env.homes.insert(tool.to_string(), homes.to_vec());
+        env
+    }
+}
 
 /// A live location: the root it must stay inside and the path below it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,51 +63,28 @@ pub fn locate(
             relative: relative.to_string(),
         },
         BuildScope::Global => {
-            for (owner, prefix, macos, windows) in APP_SUPPORT {
-                let Some(rest) = relative.strip_prefix(prefix).filter(|_| owner == &tool) else {
+            let homes = env.homes.get(tool).map_or(&[][..], Vec::as_slice);
+            for home in homes {
+                let Some(rest) = home.matches(relative) else {
                     continue;
                 };
-                match env.os.as_str() {
-                    "macos" => {
-                        return Location {
-                            root: env.home.clone(),
-                            relative: format!("{macos}{rest}"),
-                        };
-                    }
-                    "windows" => {
-                        let appdata = env.vars.get("APPDATA").map_or_else(
-                            || env.home.join("AppData").join("Roaming"),
-                            PathBuf::from,
-                        );
-                        return Location {
-                            root: appdata,
-                            relative: format!("{windows}{rest}"),
-                        };
-                    }
-                    _ => {}
-                }
-            }
-            for (owner, prefix, variable) in RELOCATIONS {
-                let Some(dir) = env.vars.get(*variable) else {
+                let Some(place) = home.place_on(&env.os) else {
                     continue;
                 };
-                if *owner != "*" && *owner != tool {
-                    continue;
-                }
-                if prefix.ends_with('/') {
-                    if let Some(rest) = relative.strip_prefix(prefix) {
-                        return Location {
-                            root: PathBuf::from(dir),
-                            relative: rest.to_string(),
-                        };
-                    }
-                } else if relative == *prefix {
-                    // A single file (`.claude.json`) keeps its name inside the relocated home.
-                    return Location {
-                        root: PathBuf::from(dir),
-                        relative: (*prefix).to_string(),
-                    };
-                }
+                let root = match (&place.env, &place.default) {
+                    (Some(variable), default) => match (env.vars.get(variable), default) {
+                        (Some(dir), _) => PathBuf::from(dir),
+                        (None, Some(default)) => below(&env.home, default),
+                        // Unset and no fallback: this home does not apply.
+                        (None, None) => continue,
+                    },
+                    (None, Some(default)) => below(&env.home, default),
+                    (None, None) => env.home.clone(),
+                };
+                return Location {
+                    root,
+                    relative: format!("{}{rest}", home.replacement(place)),
+                };
             }
             Location {
                 root: env.home.clone(),
@@ -122,6 +92,14 @@ pub fn locate(
             }
         }
     }
+}
+
+/// `base` joined with a `/`-separated relative path, one segment at a time.
+fn below(base: &Path, relative: &str) -> PathBuf {
+    relative
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .fold(base.to_path_buf(), |path, segment| path.join(segment))
 }
 
 /// Why a path is refused.
@@ -242,6 +220,14 @@ pub fn check_sandbox(location: &Location, scope: BuildScope) -> Result<(), Refus
 mod tests {
     use super::*;
 
+    /// The built-in tools' homes, as the CLI reads them from the registry.
+    fn builtin_homes() -> BTreeMap<String, Vec<HomeSpec>> {
+        let mut diagnostics = kiln_core::Diagnostics::new();
+        let registry = kiln_emit::ToolRegistry::builtin(&mut diagnostics);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        registry.homes()
+    }
+
     #[test]
     fn hostile_names_are_refused() {
         for bad in [
@@ -284,6 +270,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 os: os.to_string(),
+                homes: builtin_homes(),
             };
             locate(&env, "claude-desktop", BuildScope::Global, None, file).path()
         };
@@ -309,6 +296,7 @@ mod tests {
         let env = DeployEnv {
             home: PathBuf::from("/home/u"),
             os: "macos".to_string(),
+            homes: builtin_homes(),
             ..DeployEnv::default()
         };
         assert_eq!(
@@ -324,6 +312,7 @@ mod tests {
         let env = DeployEnv {
             home: PathBuf::from("/home/u"),
             vars: BTreeMap::from([("CLAUDE_CONFIG_DIR".to_string(), "/cfg/claude".to_string())]),
+            homes: builtin_homes(),
             ..DeployEnv::default()
         };
         let at = locate(
@@ -344,6 +333,74 @@ mod tests {
         assert_eq!(at.path(), PathBuf::from("/cfg/claude/.claude.json"));
         let at = locate(&env, "cursor", BuildScope::Global, None, ".claude/x");
         assert_eq!(at.path(), PathBuf::from("/home/u/.claude/x"));
+    }
+
+    /// Homes are data: any tool, any variable, a default folder, a per-OS place; the first
+    /// home that matches and applies wins, and project paths never move.
+    #[test]
+    fn homes_are_data_for_any_tool() {
+        let homes: Vec<HomeSpec> = serde_json::from_str(
+            r#"[
+              { "prefix": ".acme/", "env": "ACME_HOME" },
+              { "prefix": ".acme.json", "env": "ACME_HOME", "default": ".local/state/acme" },
+              { "prefix": "Acme/", "windows": { "path": "AppData/Acme/" } },
+              { "prefix": "Acme/", "env": "ACME_HOME" }
+            ]"#,
+        )
+        .expect("homes");
+        let at = |os: &str, vars: &[(&str, &str)], relative: &str, scope: BuildScope| {
+            let env = DeployEnv {
+                home: PathBuf::from("/home/u"),
+                vars: vars
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                os: os.to_string(),
+                homes: BTreeMap::from([("acme".to_string(), homes.clone())]),
+            };
+            locate(&env, "acme", scope, Some(Path::new("/p")), relative).path()
+        };
+        let global = BuildScope::Global;
+        let set = [("ACME_HOME", "/acme")];
+        assert_eq!(
+            at("linux", &set, ".acme/a/b.md", global),
+            PathBuf::from("/acme/a/b.md")
+        );
+        assert_eq!(
+            at("linux", &[], ".acme/a/b.md", global),
+            PathBuf::from("/home/u/.acme/a/b.md")
+        );
+        assert_eq!(
+            at("linux", &set, ".acme.json", global),
+            PathBuf::from("/acme/.acme.json")
+        );
+        assert_eq!(
+            at("linux", &[], ".acme.json", global),
+            PathBuf::from("/home/u/.local/state/acme/.acme.json")
+        );
+        assert_eq!(
+            at("windows", &set, "Acme/x", global),
+            PathBuf::from("/home/u/AppData/Acme/x")
+        );
+        assert_eq!(
+            at("macos", &set, "Acme/x", global),
+            PathBuf::from("/acme/x")
+        );
+        assert_eq!(
+            at("linux", &set, ".acme/a.md", BuildScope::Project),
+            PathBuf::from("/p/.acme/a.md")
+        );
+        // Another tool's paths are its own business.
+        let env = DeployEnv {
+            home: PathBuf::from("/home/u"),
+            vars: BTreeMap::from([("ACME_HOME".to_string(), "/acme".to_string())]),
+            homes: BTreeMap::from([("acme".to_string(), homes)]),
+            ..DeployEnv::default()
+        };
+        assert_eq!(
+            locate(&env, "other", global, None, ".acme/a.md").path(),
+            PathBuf::from("/home/u/.acme/a.md")
+        );
     }
 }
 

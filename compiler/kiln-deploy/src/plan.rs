@@ -325,6 +325,7 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
             .previous
             .map(|r| r.created_dirs.clone())
             .unwrap_or_default(),
+        homes: manifest.homes.clone(),
     };
     Ok(DeployPlan {
         tool: manifest.tool.clone(),

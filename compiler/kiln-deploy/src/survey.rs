@@ -298,7 +298,7 @@ pub fn repair(
         let entry = &record.files[&file.relative];
         let live = Path::new(&file.path);
         let location = locate(
-            env,
+            &env.knowing(&record.tool, &record.homes),
             &record.tool,
             record.scope,
             Some(Path::new(&record.root)),

@@ -14,15 +14,15 @@ use kiln_core::profile::Profile;
 use kiln_core::selection::{Selected, Selection};
 use kiln_core::{Diagnostic, Diagnostics};
 use kiln_model::{
-    BuildScope, Collect, ComponentId, ComponentKind, MergeFormat, ObservationMode, Omission,
-    OutputSpec, RuleOutput, Scope, Strategy,
+    BuildScope, Capability, Collect, ComponentId, ComponentKind, MergeFormat, ObservationMode,
+    Omission, OutputSpec, RuleOutput, Scope, Strategy, ToolScope,
 };
 use minijinja::Value;
 use minijinja::value::Serde;
 use serde::Serialize;
 
 use crate::render::{RenderVariables, render_body};
-use crate::tools::ToolDefinition;
+use crate::tools::{ToolDefinition, ToolRegistry};
 use crate::view::{ComponentView, view};
 
 /// What to emit: a profile's selection for one tool, in some scopes.
@@ -37,6 +37,9 @@ pub struct EmitRequest<'a> {
     pub tool: &'a ToolDefinition,
     /// The scopes to build.
     pub scopes: Vec<BuildScope>,
+    /// Every tool definition: what the profile's other tools provide (`provides`), which
+    /// this tool's outputs may yield to (`yields_to`).
+    pub registry: &'a ToolRegistry,
 }
 
 /// One component placed in one output.
@@ -108,17 +111,25 @@ struct ProfileView<'a> {
     scopes: BTreeMap<&'a str, Vec<&'static str>>,
 }
 
+/// The scopes a profile builds for a tool.
+fn built_scopes(scope: Option<ToolScope>) -> Vec<BuildScope> {
+    match scope {
+        Some(ToolScope::Global) => vec![BuildScope::Global],
+        Some(ToolScope::Project) => vec![BuildScope::Project],
+        Some(ToolScope::Both) | None => BuildScope::ALL.to_vec(),
+    }
+}
+
 fn base_context(request: &EmitRequest<'_>, scope: BuildScope) -> BTreeMap<&'static str, Value> {
     let scopes = request
         .profile
         .tools
         .iter()
         .map(|(tool, settings)| {
-            let built: Vec<&'static str> = match settings.scope {
-                Some(kiln_model::ToolScope::Global) => vec!["global"],
-                Some(kiln_model::ToolScope::Project) => vec!["project"],
-                Some(kiln_model::ToolScope::Both) | None => vec!["global", "project"],
-            };
+            let built: Vec<&'static str> = built_scopes(settings.scope)
+                .into_iter()
+                .map(BuildScope::as_str)
+                .collect();
             (tool.as_str(), built)
         })
         .collect();
@@ -132,6 +143,79 @@ fn base_context(request: &EmitRequest<'_>, scope: BuildScope) -> BTreeMap<&'stat
         ("tool", Value::from(request.tool.spec.name.clone())),
         ("scope", Value::from(scope.as_str())),
     ])
+}
+
+/// One output of another tool of the profile that provides a capability.
+struct Provision<'a> {
+    tool: &'a str,
+    kind: ComponentKind,
+    scope: BuildScope,
+    capability: &'a Capability,
+    /// The scopes the profile builds for that tool.
+    built: Vec<BuildScope>,
+}
+
+/// What the profile's other tools provide: every output of theirs with `provides`.
+fn provisions<'a>(request: &EmitRequest<'a>) -> Vec<Provision<'a>> {
+    let own = request.tool.spec.name.as_str();
+    let mut out = Vec::new();
+    for (tool, settings) in &request.profile.tools {
+        if tool == own {
+            continue;
+        }
+        let Some(definition) = request.registry.get(tool) else {
+            continue;
+        };
+        for output in &definition.spec.outputs {
+            for capability in &output.provides {
+                out.push(Provision {
+                    tool: tool.as_str(),
+                    kind: output.kind,
+                    scope: output.scope,
+                    capability,
+                    built: built_scopes(settings.scope),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The tools output `index` yields `component` to in `scope` (sorted, no repeats): those that
+/// provide the output's `yields_to` capability for it — in any scope they build, or, by
+/// default, in this scope where the component lands for them: the first scope their
+/// placement tries (a component for any scope, with both scopes built, goes to the global
+/// scope first). Whether the provider's own `when` takes the component is not asked.
+fn yielded_to<'a>(
+    tool: &kiln_model::ToolSpec,
+    index: usize,
+    provisions: &[Provision<'a>],
+    component: &Component,
+    selected: &Selected,
+    scope: BuildScope,
+) -> Vec<&'a str> {
+    let Some(yields) = &tool.outputs[index].yields_to else {
+        return Vec::new();
+    };
+    let tools: BTreeSet<&str> = provisions
+        .iter()
+        .filter(|p| p.capability == yields.capability() && p.kind == component.id.kind)
+        .filter(|p| {
+            yields.any_scope()
+                || (p.scope == scope
+                    && placements(component, selected, &p.built).iter().any(
+                        |(scopes, fallback)| {
+                            if *fallback {
+                                scopes.first() == Some(&scope)
+                            } else {
+                                scopes.contains(&scope)
+                            }
+                        },
+                    ))
+        })
+        .map(|p| p.tool)
+        .collect();
+    tools.into_iter().collect()
 }
 
 fn render_variables(request: &EmitRequest<'_>, scope: BuildScope) -> RenderVariables {
@@ -182,6 +266,7 @@ pub fn plan(request: &EmitRequest<'_>) -> Plan {
         .iter()
         .map(|scope| (*scope, base_context(request, *scope)))
         .collect();
+    let provisions = provisions(request);
     for selected in &request.selection.components {
         let component = &request.library.components[&selected.id];
         if component.id.kind == ComponentKind::Context || !allowed_for_tool(component, &tool.name) {
@@ -219,7 +304,13 @@ pub fn plan(request: &EmitRequest<'_>) -> Plan {
             for scope in scopes {
                 let mut context = contexts[&scope].clone();
                 context.insert("component", Value::from(Serde(&component_view)));
-                match choose_outputs(request, component, scope, &context, &component_view) {
+                let candidate = Candidate {
+                    component,
+                    selected,
+                    scope,
+                    provisions: &provisions,
+                };
+                match choose_outputs(request, &candidate, &context, &component_view) {
                     Ok(chosen) => {
                         for index in chosen {
                             place(
@@ -325,15 +416,38 @@ fn placements(
     }
 }
 
-/// The outputs that take a component in one scope, or why none does.
+/// A component tried in one scope, with what the profile's other tools provide.
+struct Candidate<'a, 'p> {
+    component: &'a Component,
+    selected: &'a Selected,
+    scope: BuildScope,
+    provisions: &'a [Provision<'p>],
+}
+
+/// The outputs that take a component in one scope, or why none does. An output takes it
+/// when its `when` accepts it and no other tool of the profile provides what it yields to;
+/// its `when` and `unsupported` see those tools as `yielded_to`. The reason is the
+/// `unsupported` of the first output that yielded the component, else of the last output
+/// that has one.
 fn choose_outputs(
     request: &EmitRequest<'_>,
-    component: &Component,
-    scope: BuildScope,
+    candidate: &Candidate<'_, '_>,
     context: &BTreeMap<&'static str, Value>,
     component_view: &ComponentView,
 ) -> Result<Vec<usize>, String> {
+    let Candidate {
+        component,
+        selected,
+        scope,
+        provisions,
+    } = *candidate;
     let tool = &request.tool.spec;
+    let context_of = |index: usize| {
+        let yielded = yielded_to(tool, index, provisions, component, selected, scope);
+        let mut context = context.clone();
+        context.insert("yielded_to", Value::from(Serde(&yielded)));
+        (context, !yielded.is_empty())
+    };
     let candidates: Vec<usize> = tool
         .outputs
         .iter()
@@ -350,8 +464,16 @@ fn choose_outputs(
         ));
     }
     let mut chosen = Vec::new();
+    // The output that would have taken the component but yielded it gives the reason.
+    let mut yielding = None;
     for index in &candidates {
-        match when_matches(request.tool, *index, context, component_view) {
+        let (context, yielded) = context_of(*index);
+        match when_matches(request.tool, *index, &context, component_view) {
+            Ok(true) if yielded => {
+                if tool.outputs[*index].unsupported.is_some() {
+                    yielding = yielding.or(Some(*index));
+                }
+            }
             Ok(true) => {
                 chosen.push(*index);
                 if !tool.outputs[*index].continue_matching {
@@ -365,15 +487,19 @@ fn choose_outputs(
     if !chosen.is_empty() {
         return Ok(chosen);
     }
-    let reason = candidates
-        .iter()
-        .rev()
-        .find(|index| tool.outputs[**index].unsupported.is_some())
+    let reason = yielding
+        .as_ref()
+        .or_else(|| {
+            candidates
+                .iter()
+                .rev()
+                .find(|index| tool.outputs[**index].unsupported.is_some())
+        })
         .map(|index| {
             render_named(
                 request.tool,
                 &format!("unsupported:{index}"),
-                context,
+                &context_of(*index).0,
                 &component_view.reference,
             )
         })
@@ -964,6 +1090,131 @@ fn strip_nulls(value: serde_json::Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two tools that exist only as data: `writer` provides `shared-file` in its project
+    /// rules output, `reader` yields to it there (where the component lands) and, with
+    /// `any_scope`, in its hooks-free second output for manual rules.
+    fn yield_library(tools: &str) -> kiln_core::Library {
+        let writer = r#"{ "name": "writer", "outputs": [
+            { "kind": "rule", "scope": "global", "strategy": "concat", "path": "G.md", "template": "all.j2" },
+            { "kind": "rule", "scope": "project", "strategy": "concat", "path": "SHARED.md", "template": "all.j2", "provides": ["shared-file"] }
+        ] }"#;
+        let reader = r#"{ "name": "reader", "outputs": [
+            { "kind": "rule", "scope": "project", "strategy": "file-per-component", "path": "r/{{ component.joined }}.md",
+              "template": "one.j2", "when": "component.rule.activation == 'always'", "yields_to": "shared-file",
+              "unsupported": "left to {{ yielded_to | join(', ') }}" },
+            { "kind": "rule", "scope": "project", "strategy": "file-per-component", "path": "m/{{ component.joined }}.md",
+              "template": "one.j2", "when": "component.rule.activation == 'manual'",
+              "yields_to": { "capability": "shared-file", "any_scope": true },
+              "unsupported": "{% if yielded_to %}anywhere: {{ yielded_to | join(', ') }}{% else %}not manual{% endif %}" }
+        ] }"#;
+        let rule = |scope: &str, activation: &str| {
+            format!("---\ndescription: d\nscope: {scope}\nactivation: {activation}\n---\n\nBody.\n")
+        };
+        let files = vec![
+            ("tools/writer/tool.json".to_string(), writer.to_string()),
+            (
+                "tools/writer/templates/all.j2".to_string(),
+                "{% for c in components %}{{ c.body }}{% endfor %}".to_string(),
+            ),
+            ("tools/reader/tool.json".to_string(), reader.to_string()),
+            (
+                "tools/reader/templates/one.j2".to_string(),
+                "{{ component.body }}".to_string(),
+            ),
+            (
+                "components/rules/in-project.rule.md".to_string(),
+                rule("project", "always"),
+            ),
+            (
+                "components/rules/anywhere.rule.md".to_string(),
+                rule("any", "always"),
+            ),
+            (
+                "components/rules/by-hand.rule.md".to_string(),
+                rule("project", "manual"),
+            ),
+            (
+                "profiles/p.profile.json".to_string(),
+                format!(
+                    "{{ \"name\": \"p\", \"rules\": {{ \"include\": [\"**\"] }}, \"tools\": {{ {tools} }} }}\n"
+                ),
+            ),
+        ];
+        let loaded = kiln_core::Library::from_memory("version = 1\n", files);
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        loaded.library
+    }
+
+    /// `(component, reason)` of every omission of `reader`, and the paths it writes.
+    fn reader_plan(tools: &str) -> (Vec<(String, String)>, Vec<String>) {
+        let library = yield_library(tools);
+        let (registry, problems) = ToolRegistry::for_library(&library);
+        assert!(problems.is_empty(), "{problems:?}");
+        let profile = kiln_core::profile::resolve_profile(&library, "p", &[]).expect("resolves");
+        let (selection, _) = kiln_core::selection::select(&library, &profile);
+        let selection = selection.expect("selects");
+        let request = EmitRequest {
+            library: &library,
+            profile: &profile,
+            selection: &selection,
+            tool: registry.get("reader").expect("reader"),
+            scopes: BuildScope::ALL.to_vec(),
+            registry: &registry,
+        };
+        let plan = plan(&request);
+        let omissions = plan
+            .omissions
+            .iter()
+            .filter(|o| o.scope == BuildScope::Project)
+            .map(|o| (o.component.clone(), o.reason.clone()))
+            .collect();
+        let written = plan
+            .units
+            .iter()
+            .flat_map(|u| u.components().map(ToString::to_string))
+            .collect();
+        (omissions, written)
+    }
+
+    #[test]
+    fn outputs_yield_where_another_tool_provides_the_capability() {
+        let project = |name: &str| (format!("rule:{name}"), "left to writer".to_string());
+        // writer builds both scopes: a rule for any scope goes to its global file, so only
+        // the project-scoped rule is in SHARED.md.
+        let (omitted, written) = reader_plan(r#""reader": {}, "writer": {}"#);
+        let by_hand = ("rule:by-hand".to_string(), "anywhere: writer".to_string());
+        assert_eq!(
+            omitted,
+            [by_hand.clone(), project("in-project")],
+            "{omitted:?}"
+        );
+        assert!(
+            written.contains(&"rule:anywhere".to_string()),
+            "{written:?}"
+        );
+        // writer builds only the project: every rule lands in SHARED.md.
+        let (omitted, written) = reader_plan(r#""reader": {}, "writer": { "scope": "project" }"#);
+        assert!(omitted.contains(&project("anywhere")), "{omitted:?}");
+        assert!(omitted.contains(&project("in-project")), "{omitted:?}");
+        assert!(
+            !written
+                .iter()
+                .any(|w| w.ends_with("anywhere") || w.ends_with("in-project"))
+        );
+        // writer builds only the global scope: nothing lands in its project file, but the
+        // any-scope yield of manual rules still counts.
+        let (omitted, written) = reader_plan(r#""reader": {}, "writer": { "scope": "global" }"#);
+        assert_eq!(omitted, [by_hand], "{omitted:?}");
+        assert!(
+            written.contains(&"rule:in-project".to_string()),
+            "{written:?}"
+        );
+        // Without writer nothing yields; a tool never yields to itself.
+        let (omitted, written) = reader_plan(r#""reader": {}"#);
+        assert!(omitted.is_empty(), "{omitted:?}");
+        assert_eq!(written.len(), 3, "{written:?}");
+    }
 
     #[test]
     fn output_paths_stay_inside_the_root() {

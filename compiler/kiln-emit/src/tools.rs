@@ -1,15 +1,15 @@
 //! The tool registry: the built-in definitions embedded from `tools/`, overridden or extended
 //! by a library's own `tools/<tool>/`. Each definition's templates are compiled once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kiln_core::document;
 use kiln_core::library::Library;
 use kiln_core::source::{Format, SourceFile};
 use kiln_core::{Diagnostic, Diagnostics};
-use kiln_model::ToolSpec;
 use kiln_model::schema::DocumentKind;
+use kiln_model::{HomeSpec, ToolSpec};
 use minijinja::Environment;
 
 mod embedded {
@@ -79,7 +79,52 @@ impl ToolRegistry {
                 registry.tools.insert(name.clone(), Arc::new(definition));
             }
         }
+        registry.check_capabilities(&mut diagnostics);
         (registry, diagnostics)
+    }
+
+    /// A `yields_to` naming a capability no definition provides never yields: a typo, most
+    /// likely, so it is a warning.
+    fn check_capabilities(&self, diagnostics: &mut Diagnostics) {
+        let provided: BTreeSet<&kiln_model::Capability> = self
+            .tools
+            .values()
+            .flat_map(|d| &d.spec.outputs)
+            .flat_map(|o| &o.provides)
+            .collect();
+        for definition in self.tools.values() {
+            for (index, output) in definition.spec.outputs.iter().enumerate() {
+                let Some(yields) = &output.yields_to else {
+                    continue;
+                };
+                if provided.contains(yields.capability()) {
+                    continue;
+                }
+                let file = match &definition.origin {
+                    ToolOrigin::Builtin => format!("tools/{}/tool.json", definition.spec.name),
+                    ToolOrigin::Library(path) => path.clone(),
+                };
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "kiln::tool::unknown_capability",
+                        format!(
+                            "output {index} of tool `{}` yields to `{}`, which no tool provides",
+                            definition.spec.name,
+                            yields.capability()
+                        ),
+                    )
+                    .in_file(file)
+                    .help(format!(
+                        "capabilities provided: {}",
+                        provided
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+            }
+        }
     }
 
     /// The built-in tools only.
@@ -123,6 +168,36 @@ impl ToolRegistry {
         ToolRegistry { tools }
     }
 
+    /// Every tool name a library may use in profiles and component tool filters: the built-in
+    /// definitions embedded from `tools/` and the library's own `tools/<name>/`, without
+    /// compiling any of them (a library definition that fails to compile is still known: its
+    /// own problems are reported, not an "unknown tool" in every profile that lists it).
+    pub fn known_tools(library: &Library) -> BTreeSet<String> {
+        builtin_names()
+            .map(str::to_string)
+            .chain(library.tools.keys().cloned())
+            .collect()
+    }
+
+    /// Every tool's homes (where its global files live), for deploy.
+    pub fn homes(&self) -> BTreeMap<String, Vec<HomeSpec>> {
+        self.tools
+            .iter()
+            .filter(|(_, definition)| !definition.spec.homes.is_empty())
+            .map(|(name, definition)| (name.clone(), definition.spec.homes.clone()))
+            .collect()
+    }
+
+    /// Every environment variable a tool's homes name: the ones deploy needs to read.
+    pub fn home_variables(&self) -> BTreeSet<String> {
+        self.tools
+            .values()
+            .flat_map(|definition| &definition.spec.homes)
+            .flat_map(HomeSpec::places)
+            .filter_map(|place| place.env.clone())
+            .collect()
+    }
+
     /// A tool by name.
     pub fn get(&self, name: &str) -> Option<&Arc<ToolDefinition>> {
         self.tools.get(name)
@@ -132,6 +207,14 @@ impl ToolRegistry {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tools.keys().map(String::as_str)
     }
+}
+
+/// The names of the built-in tools: every folder under `tools/` that holds a `tool.json`.
+fn builtin_names() -> impl Iterator<Item = &'static str> {
+    embedded::BUILTIN_FILES
+        .iter()
+        .filter_map(|(path, _)| path.strip_suffix("/tool.json"))
+        .filter(|tool| !tool.contains('/'))
 }
 
 /// Templates every tool may use as `shared/<name>` (`tools/shared/templates/`), so tools that
@@ -244,6 +327,7 @@ fn compile(
             }
         }
     }
+    check_homes(&spec, &file, diagnostics);
     if diagnostics.error_count() > before {
         return None;
     }
@@ -254,6 +338,54 @@ fn compile(
         digest,
         environment,
     })
+}
+
+/// A home must name a relative prefix and, where it moves a folder, a folder (and a file where
+/// it moves a file), so deploy never computes a path outside the directory it picks.
+fn check_homes(spec: &ToolSpec, file: &str, diagnostics: &mut Diagnostics) {
+    let relative = |text: &str| crate::emit::check_relative(text.trim_end_matches('/')).is_ok();
+    for (index, home) in spec.homes.iter().enumerate() {
+        let folder = home.prefix.ends_with('/');
+        let mut problems = Vec::new();
+        if !relative(&home.prefix) {
+            problems.push(format!("`prefix` `{}` is not a relative path", home.prefix));
+        }
+        for place in home.places() {
+            if let Some(default) = &place.default
+                && !default.is_empty()
+                && !relative(default)
+            {
+                problems.push(format!("`default` `{default}` is not a relative path"));
+            }
+            if let Some(path) = &place.path {
+                let fits = if folder {
+                    path.is_empty() || (path.ends_with('/') && relative(path))
+                } else {
+                    !path.ends_with('/') && relative(path)
+                };
+                if !fits {
+                    problems.push(format!(
+                        "`path` `{path}` must be {} like its prefix `{}`",
+                        if folder {
+                            "empty or a relative folder ending in `/`"
+                        } else {
+                            "a relative file path"
+                        },
+                        home.prefix
+                    ));
+                }
+            }
+        }
+        for problem in problems {
+            diagnostics.push(
+                Diagnostic::error(
+                    "kiln::tool::bad_home",
+                    format!("home {index} of tool `{}`: {problem}", spec.name),
+                )
+                .in_file(file.to_string()),
+            );
+        }
+    }
 }
 
 /// `{{ value | toml }}`: a value as a TOML inline value (strings quoted and escaped;
@@ -284,11 +416,176 @@ mod tests {
         let mut diagnostics = Diagnostics::new();
         let registry = ToolRegistry::builtin(&mut diagnostics);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        for tool in kiln_model::BUILTIN_TOOLS {
-            assert!(
-                registry.get(tool).is_some(),
-                "built-in tool `{tool}` is missing from tools/"
-            );
+        assert!(registry.names().count() >= 11);
+    }
+
+    #[test]
+    fn homes_that_could_leave_their_directory_are_refused() {
+        let spec: ToolSpec = serde_json::from_str(
+            r#"{ "name": "acme", "homes": [
+                { "prefix": "../x/", "env": "A" },
+                { "prefix": ".acme/", "path": "file" },
+                { "prefix": ".acme.json", "windows": { "path": "dir/" } },
+                { "prefix": ".ok/", "default": "/abs" },
+                { "prefix": ".fine/", "env": "FINE", "macos": { "path": "Library/Fine/" } }
+            ] }"#,
+        )
+        .expect("spec");
+        let mut diagnostics = Diagnostics::new();
+        let compiled = compile(
+            spec,
+            BTreeMap::new(),
+            &BTreeMap::new(),
+            ToolOrigin::Library("tools/acme/tool.json".to_string()),
+            &mut diagnostics,
+        );
+        assert!(compiled.is_none());
+        let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert!(
+            diagnostics.iter().all(|d| d.code == "kiln::tool::bad_home"),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().all(|m| !m.contains("home 4")),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn yielding_to_a_capability_nobody_provides_is_a_warning() {
+        let reader = r#"{ "name": "reader", "outputs": [
+            { "kind": "skill", "scope": "global", "strategy": "copy-tree",
+              "path": "s/{{ component.name }}", "yields_to": "agent-md" }
+        ] }"#;
+        let library = Library::from_memory(
+            "version = 1\n",
+            vec![("tools/reader/tool.json".to_string(), reader.to_string())],
+        )
+        .library;
+        let (registry, diagnostics) = ToolRegistry::for_library(&library);
+        assert!(registry.get("reader").is_some());
+        let found: Vec<&Diagnostic> = diagnostics.iter().collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code, "kiln::tool::unknown_capability");
+        assert!(!found[0].is_error());
+        assert!(
+            found[0]
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("`agents-md`")),
+            "{found:?}"
+        );
+    }
+
+    /// Any folder under `tools/` with a `tool.json` is a built-in tool, with no Rust change:
+    /// the embedded registry's names are exactly the folders on disk when the test runs (a
+    /// stale embed, or a folder whose definition fails to load, shows here).
+    #[test]
+    fn builtin_names_are_the_tool_folders_on_disk() {
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo");
+        let tools = std::path::Path::new(&manifest_dir).join("../../tools");
+        let mut with_definition = Vec::new();
+        let mut without = Vec::new();
+        for entry in std::fs::read_dir(&tools).expect("tools/").flatten() {
+            if !entry.path().is_dir() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().join("tool.json").is_file() {
+                with_definition.push(name);
+            } else {
+                without.push(name);
+            }
         }
+        with_definition.sort();
+        // `shared/` holds templates every tool may use; any other folder is a tool.
+        assert_eq!(
+            without,
+            ["shared"],
+            "a folder under tools/ has no tool.json"
+        );
+        let mut diagnostics = Diagnostics::new();
+        let registry = ToolRegistry::builtin(&mut diagnostics);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(registry.names().collect::<Vec<_>>(), with_definition);
+        let empty = Library::from_memory("version = 1\n", Vec::new()).library;
+        assert_eq!(
+            ToolRegistry::known_tools(&empty),
+            with_definition.iter().cloned().collect::<BTreeSet<_>>()
+        );
+    }
+
+    /// Validation accepts every name the registry knows — built-in or the library's own — in a
+    /// profile's `tools`, a component's tool filter and a rule's per-tool `output`, and still
+    /// rejects a name it does not know.
+    #[test]
+    fn validation_accepts_every_registry_name() {
+        let mut diagnostics = Diagnostics::new();
+        let mut names: Vec<String> = ToolRegistry::builtin(&mut diagnostics)
+            .names()
+            .map(str::to_string)
+            .collect();
+        names.push("acme".to_string());
+        let quoted = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let tools = names
+            .iter()
+            .map(|n| format!("\"{n}\": {{}}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let outputs = names
+            .iter()
+            .map(|n| format!("{n}: markdown"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let files = vec![
+            (
+                "tools/acme/tool.json".to_string(),
+                "{ \"name\": \"acme\" }\n".to_string(),
+            ),
+            (
+                "components/rules/everywhere.rule.md".to_string(),
+                format!(
+                    "---\ndescription: for every tool\ntools:\n  allow: [{}]\noutput: {{ {outputs} }}\n---\n\nBody.\n",
+                    quoted(&names)
+                ),
+            ),
+            (
+                "profiles/all.profile.json".to_string(),
+                format!(
+                    "{{ \"name\": \"all\", \"rules\": {{ \"include\": [\"everywhere\"] }}, \"tools\": {{ {tools} }} }}\n"
+                ),
+            ),
+            (
+                "profiles/typo.profile.json".to_string(),
+                "{ \"name\": \"typo\", \"tools\": { \"acmee\": {} } }\n".to_string(),
+            ),
+        ];
+        let loaded = Library::from_memory("version = 1\n", files);
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let library = loaded.library;
+        let known = ToolRegistry::known_tools(&library);
+        assert!(names.iter().all(|n| known.contains(n)), "{known:?}");
+        let found = kiln_core::validate::validate(&library, &[], &known).into_sorted();
+        let unknown: Vec<&Diagnostic> = found
+            .iter()
+            .filter(|d| d.code == "kiln::tool::unknown")
+            .collect();
+        assert_eq!(unknown.len(), 1, "{found:?}");
+        assert_eq!(unknown[0].message, "unknown tool `acmee`");
+        assert!(
+            unknown[0]
+                .help
+                .as_deref()
+                .is_some_and(|h| h.contains("did you mean `acme`?")),
+            "{:?}",
+            unknown[0]
+        );
     }
 }

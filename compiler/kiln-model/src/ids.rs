@@ -168,21 +168,6 @@ impl fmt::Display for ComponentId {
     }
 }
 
-/// The tools kiln knows without a library `tools/` folder.
-pub const BUILTIN_TOOLS: &[&str] = &[
-    "agents",
-    "claude-code",
-    "claude-desktop",
-    "cline",
-    "codex",
-    "copilot",
-    "cursor",
-    "gemini",
-    "opencode",
-    "windsurf",
-    "zed",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

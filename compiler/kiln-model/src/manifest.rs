@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{BuildScope, FileMode, MergeFormat, Strategy};
+use crate::{BuildScope, FileMode, HomeSpec, MergeFormat, Strategy};
 
 /// The current manifest format.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -67,4 +67,8 @@ pub struct DistManifest {
     /// Components left out, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub omitted: Vec<Omission>,
+    /// Where the tool's global files live (its definition's `homes`), so deploy needs no
+    /// library to place them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub homes: Vec<HomeSpec>,
 }

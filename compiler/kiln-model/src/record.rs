@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{BuildScope, FileMode, MergeFormat, RecordedHash};
+use crate::{BuildScope, FileMode, HomeSpec, MergeFormat, RecordedHash};
 
 /// The current record format.
 pub const RECORD_VERSION: u32 = 1;
@@ -66,4 +66,8 @@ pub struct DeployRecord {
     /// Directories kiln created (removed again when they become empty), relative to the root.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_dirs: Vec<String>,
+    /// The tool's homes as deployed (from the dist manifest), so `check --fix` places files
+    /// without a library.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub homes: Vec<HomeSpec>,
 }

@@ -115,11 +115,186 @@ pub struct OutputSpec {
     /// written to two places).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_matching: bool,
+    /// Capabilities this output supplies to other tools for the components it takes, in its
+    /// scope: a name for a file or folder that other tools also read (`agents-md`: the
+    /// project's root AGENTS.md). Outputs of other tools yield to them (`yields_to`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provides: Vec<Capability>,
+    /// Leave a component out when another tool of the profile provides this capability for
+    /// it, so the tools that read both places do not load it twice: the component falls to
+    /// the next output or is reported with `unsupported` (templates see the providing tools
+    /// as `yielded_to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yields_to: Option<YieldsTo>,
+}
+
+/// A capability name: lowercase words joined by `-` (`agents-md`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct Capability(#[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]*$"))] pub String);
+
+/// What an output yields to: a capability, and where the provider must supply it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum YieldsTo {
+    /// Just the capability: it counts where the component lands — another tool's output in
+    /// this output's scope provides it, that tool builds the scope, and the component goes
+    /// there (its own `scope` is that one, or it may go anywhere and the tool builds this
+    /// scope alone).
+    Capability(Capability),
+    /// The capability, with options.
+    Spec(YieldSpec),
+}
+
+/// [`YieldsTo`] with options.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct YieldSpec {
+    /// The capability.
+    pub capability: Capability,
+    /// It counts in any scope: it is enough that the profile builds a tool one of whose
+    /// outputs of the component's kind provides it (for readers that load the provider's
+    /// files of every scope, such as hooks from both `settings.json` files).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any_scope: bool,
+}
+
+impl YieldsTo {
+    /// The capability.
+    pub fn capability(&self) -> &Capability {
+        match self {
+            YieldsTo::Capability(capability) | YieldsTo::Spec(YieldSpec { capability, .. }) => {
+                capability
+            }
+        }
+    }
+
+    /// Whether a provider in any scope counts.
+    pub fn any_scope(&self) -> bool {
+        matches!(
+            self,
+            YieldsTo::Spec(YieldSpec {
+                any_scope: true,
+                ..
+            })
+        )
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
 fn is_default_collect(collect: &Collect) -> bool {
     *collect == Collect::Map
+}
+
+/// Where one global dist path prefix of a tool is deployed when it is not plainly below the
+/// home directory: a tool home an environment variable moves (`$CLAUDE_CONFIG_DIR`), or a
+/// per-OS application folder (`~/Library/Application Support/Claude/` on macOS). A tool's
+/// homes are tried in order for each global path; the first that matches and applies decides,
+/// and a path no home takes stays below the home directory. Project paths never move.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct HomeSpec {
+    /// The global dist path it moves: a folder ending in `/` (`.claude/`, everything below
+    /// it) or one file (`.claude.json`, exactly that path).
+    #[schemars(regex(pattern = r"^[^/\\]"))]
+    pub prefix: String,
+    /// Where it goes on every operating system, unless `linux`, `macos` or `windows` says
+    /// otherwise. Without `env`, `default` or `path` here, the home applies only on the
+    /// systems it names.
+    #[serde(flatten)]
+    pub place: HomePlace,
+    /// On Linux and every other system that is neither macOS nor Windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linux: Option<HomePlace>,
+    /// On macOS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macos: Option<HomePlace>,
+    /// On Windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<HomePlace>,
+    /// Where the fact comes from (tool-formats.md section and evidence mark) or that it is a
+    /// guess; for people, kiln ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Where a home's files go on one operating system: below the directory `env` names when it
+/// is set, else below `default` in the home directory (no `default`: the home does not apply
+/// and the next one is tried), else — with no `env` at all — below the home directory; there
+/// `path` takes the place of the prefix.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct HomePlace {
+    /// The environment variable naming the directory (`CLAUDE_CONFIG_DIR`, `APPDATA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub env: Option<String>,
+    /// The directory below the home directory (`/`-separated) used when `env` is unset, or
+    /// always when there is no `env` (`AppData/Roaming`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// What replaces the prefix below that directory: a folder ending in `/`
+    /// (`Library/Application Support/Claude/`) for a folder prefix, a file path for a file
+    /// prefix. Default: nothing for a folder (its contents go straight into the directory), the
+    /// file's own name for a file (`$CLAUDE_CONFIG_DIR/.claude.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl HomePlace {
+    /// Whether it says anything at all (an empty place at the top of a [`HomeSpec`] means
+    /// "only on the systems named").
+    pub fn is_empty(&self) -> bool {
+        self.env.is_none() && self.default.is_none() && self.path.is_none()
+    }
+}
+
+impl HomeSpec {
+    /// The place on `os` (`std::env::consts::OS`; anything but `macos` and `windows` counts
+    /// as Linux), if the home applies there.
+    pub fn place_on(&self, os: &str) -> Option<&HomePlace> {
+        let specific = match os {
+            "macos" => self.macos.as_ref(),
+            "windows" => self.windows.as_ref(),
+            _ => self.linux.as_ref(),
+        };
+        specific.or_else(|| (!self.place.is_empty()).then_some(&self.place))
+    }
+
+    /// Every place it names, for every system.
+    pub fn places(&self) -> impl Iterator<Item = &HomePlace> {
+        std::iter::once(&self.place)
+            .chain(self.linux.as_ref())
+            .chain(self.macos.as_ref())
+            .chain(self.windows.as_ref())
+    }
+
+    /// The rest of `relative` below the prefix, when the home takes that path: what follows a
+    /// folder prefix, or `""` for the file prefix itself.
+    pub fn matches<'a>(&self, relative: &'a str) -> Option<&'a str> {
+        if self.prefix.ends_with('/') {
+            relative.strip_prefix(self.prefix.as_str())
+        } else {
+            (relative == self.prefix).then_some("")
+        }
+    }
+
+    /// What replaces the prefix in `place` (see [`HomePlace::path`]).
+    pub fn replacement<'a>(&'a self, place: &'a HomePlace) -> &'a str {
+        match &place.path {
+            Some(path) => path,
+            None if self.prefix.ends_with('/') => "",
+            None => self.prefix.rsplit('/').next().unwrap_or(&self.prefix),
+        }
+    }
 }
 
 /// A tool definition.
@@ -150,6 +325,10 @@ pub struct ToolSpec {
     /// the forwarded-variable lists instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_reference: Option<String>,
+    /// Where its global files live when not plainly below the home directory, tried in order
+    /// (see [`HomeSpec`]): relocation variables and per-OS folders, as data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub homes: Vec<HomeSpec>,
     /// Why a kind with no output at all cannot be expressed, by kind.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unsupported: BTreeMap<ComponentKind, String>,

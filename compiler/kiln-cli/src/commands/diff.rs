@@ -1,15 +1,10 @@
 //! `kiln diff A B [TOOL]`: what differs between two profiles — the selection, then every
 //! output file, as unified diffs. Built in memory; nothing is written.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
-use kiln_build::{Resolved, emit_in_memory};
+use kiln_build::{Comparison, FileDifference};
 use kiln_core::Diagnostic;
-use kiln_core::artifact::Artifact;
-use kiln_core::selection::Selection;
-use kiln_emit::EmitRequest;
-use kiln_model::BuildScope;
 use serde::Serialize;
 use similar::TextDiff;
 
@@ -42,7 +37,6 @@ pub fn run(
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
     let project = Context::load(global, None)?.open();
-    let library = &project.library;
     if project.has_errors() {
         reporter.diagnostics(
             project.sources(),
@@ -50,67 +44,23 @@ pub fn run(
         );
         return Ok(ExitCode::from(2));
     }
-    let mut resolved: Vec<Resolved> = Vec::new();
-    for name in profiles {
-        match project.resolve(name) {
-            Ok(one) => resolved.push(one),
-            Err(problems) => {
-                reporter.diagnostics(project.sources(), &problems.into_sorted());
-                return Ok(ExitCode::from(2));
-            }
+    let comparison = match project.compare(profiles[0], profiles[1], tool) {
+        Ok(comparison) => comparison,
+        Err(problems) => {
+            reporter.diagnostics(project.sources(), &problems.into_sorted());
+            return Ok(ExitCode::from(2));
         }
-    }
-    let ids = |s: &Selection| s.ids().map(ToString::to_string).collect::<BTreeSet<_>>();
-    let (a_ids, b_ids) = (ids(&resolved[0].selection), ids(&resolved[1].selection));
-    let only_in_a: Vec<String> = a_ids.difference(&b_ids).cloned().collect();
-    let only_in_b: Vec<String> = b_ids.difference(&a_ids).cloned().collect();
-
-    let tools: BTreeSet<String> = match tool {
-        Some(tool) => BTreeSet::from([project.tool(tool)?.spec.name.clone()]),
-        None => resolved
-            .iter()
-            .flat_map(|r| r.profile.tools.keys().cloned())
-            .collect(),
     };
-    let mut files = Vec::new();
-    for tool_name in &tools {
-        let definition = project.tool(tool_name)?;
-        let mut outputs: Vec<BTreeMap<String, Artifact>> = Vec::new();
-        for one in &resolved {
-            let request = EmitRequest {
-                library,
-                profile: &one.profile,
-                selection: &one.selection,
-                tool: definition,
-                scopes: BuildScope::ALL.to_vec(),
-            };
-            match emit_in_memory(&request) {
-                Ok((artifacts, _)) => outputs.push(artifacts),
-                Err(problems) => {
-                    reporter.diagnostics(project.sources(), &problems.into_sorted());
-                    return Ok(ExitCode::from(2));
-                }
-            }
-        }
-        let paths: BTreeSet<&String> = outputs[0].keys().chain(outputs[1].keys()).collect();
-        for path in paths {
-            let (a, b) = (outputs[0].get(path), outputs[1].get(path));
-            let (change, diff) = match (a, b) {
-                (Some(a), Some(b)) if a.bytes == b.bytes => continue,
-                (Some(a), Some(b)) => ("changed", unified(&a.bytes, &b.bytes, path, profiles)),
-                (Some(a), None) => ("only in a", unified(&a.bytes, b"", path, profiles)),
-                (None, Some(b)) => ("only in b", unified(b"", &b.bytes, path, profiles)),
-                (None, None) => continue,
-            };
-            files.push(FileDiff {
-                tool: tool_name.clone(),
-                path: path.clone(),
-                change,
-                diff,
-            });
-        }
-    }
-    let same = only_in_a.is_empty() && only_in_b.is_empty() && files.is_empty();
+    let same = comparison.same();
+    let Comparison {
+        only_in_a,
+        only_in_b,
+        files,
+    } = comparison;
+    let files: Vec<FileDiff> = files
+        .into_iter()
+        .map(|file| file_diff(file, profiles))
+        .collect();
     match format {
         OutputFormat::Json => reporter.json(&Report {
             same,
@@ -146,6 +96,21 @@ pub fn run(
         }
     }
     Ok(ExitCode::from(u8::from(!same)))
+}
+
+fn file_diff(file: FileDifference, profiles: [&String; 2]) -> FileDiff {
+    let (change, diff) = match (&file.a, &file.b) {
+        (Some(a), Some(b)) => ("changed", unified(a, b, &file.path, profiles)),
+        (Some(a), None) => ("only in a", unified(a, b"", &file.path, profiles)),
+        (None, Some(b)) => ("only in b", unified(b"", b, &file.path, profiles)),
+        (None, None) => ("same", String::new()),
+    };
+    FileDiff {
+        tool: file.tool,
+        path: file.path,
+        change,
+        diff,
+    }
 }
 
 fn unified(a: &[u8], b: &[u8], path: &str, profiles: [&String; 2]) -> String {

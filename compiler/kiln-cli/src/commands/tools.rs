@@ -23,6 +23,33 @@ struct ToolSummary<'a> {
     definition: Option<&'a kiln_model::ToolSpec>,
 }
 
+/// Where a home puts its prefix, per system: `$CLAUDE_CONFIG_DIR/`, `macos: ~/Library/…`.
+fn home_text(home: &kiln_model::HomeSpec) -> String {
+    let place = |place: &kiln_model::HomePlace| {
+        let root = match (&place.env, &place.default) {
+            (Some(env), Some(default)) => format!("${env} (else ~/{default})"),
+            (Some(env), None) => format!("${env}"),
+            (None, Some(default)) => format!("~/{default}"),
+            (None, None) => "~".to_string(),
+        };
+        format!("{root}/{}", home.replacement(place))
+    };
+    let mut parts = Vec::new();
+    if !home.place.is_empty() {
+        parts.push(place(&home.place));
+    }
+    for (os, specific) in [
+        ("linux", &home.linux),
+        ("macos", &home.macos),
+        ("windows", &home.windows),
+    ] {
+        if let Some(specific) = specific {
+            parts.push(format!("{os}: {}", place(specific)));
+        }
+    }
+    parts.join("; ")
+}
+
 pub fn run(
     global: &GlobalArgs,
     tool: Option<&str>,
@@ -121,6 +148,28 @@ pub fn run(
                         if let Some(when) = &output.when {
                             out.push_str(&format!("          only when: {when}\n"));
                         }
+                        if let Some(yields) = &output.yields_to {
+                            out.push_str(&format!(
+                                "          yields to: {} ({})\n",
+                                yields.capability(),
+                                if yields.any_scope() {
+                                    "when the profile builds a tool that provides it"
+                                } else {
+                                    "when another tool of the profile provides it where the component lands"
+                                }
+                            ));
+                        }
+                        if !output.provides.is_empty() {
+                            let provides: Vec<String> =
+                                output.provides.iter().map(ToString::to_string).collect();
+                            out.push_str(&format!("          provides: {}\n", provides.join(", ")));
+                        }
+                    }
+                }
+                if !definition.homes.is_empty() {
+                    out.push_str(&format!("\n{}\n", reporter.bold("homes (global files)")));
+                    for home in &definition.homes {
+                        out.push_str(&format!("  {:<16} {}\n", home.prefix, home_text(home)));
                     }
                 }
                 if !definition.notes.is_empty() {

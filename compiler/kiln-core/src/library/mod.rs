@@ -20,12 +20,12 @@ mod paths;
 mod plan;
 mod walk;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kiln_model::{
-    AgentFrontmatter, BUILTIN_TOOLS, CommandFrontmatter, CommonMeta, ComponentId, ComponentKind,
+    AgentFrontmatter, CommandFrontmatter, CommonMeta, ComponentId, ComponentKind,
     ContextFrontmatter, HookSpec, LibrarySpec, McpSpec, PathsSpec, ProfileSpec, RuleFrontmatter,
     RuleSpec, SkillFrontmatter, SkillSpec, ToolSpec,
 };
@@ -390,15 +390,6 @@ impl Library {
     /// The source file at a library-relative path.
     pub fn source(&self, path: &str) -> Option<&Arc<SourceFile>> {
         self.sources.get(path)
-    }
-
-    /// Every tool name known: built-in and the library's own.
-    pub fn known_tools(&self) -> BTreeSet<String> {
-        BUILTIN_TOOLS
-            .iter()
-            .map(|tool| (*tool).to_string())
-            .chain(self.tools.keys().cloned())
-            .collect()
     }
 
     /// The library's paths (defaults when `kiln.toml` is invalid).
