@@ -7,6 +7,9 @@
 //! reruns the script when any file or folder below `tools/` changes, including a new one (a new
 //! entry changes its parent folder, and every folder is watched).
 
+// A build script is configured by cargo through the environment.
+#![allow(clippy::disallowed_methods)]
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{TempLibrary, copy_tree, render, repo_root};
+use crate::support::{TempLibrary, copy_tree, files_under, render, render_tree, repo_root};
 
 /// The starter library without its `tools/` folder, so the built-in definitions are used.
 fn starter() -> TempLibrary {
@@ -17,68 +17,6 @@ fn starter() -> TempLibrary {
         copy_tree(&root.join(folder), &library.path().join(folder));
     }
     library
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    let mut entries: Vec<PathBuf> = entries.map(|e| e.expect("entry").path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
-/// Every file under `dir` (except the cache): path, mode, size and hash, and the text of
-/// small files.
-fn render_tree(dir: &Path) -> String {
-    let mut out = String::new();
-    for path in files_under(dir) {
-        let relative = path
-            .strip_prefix(dir)
-            .expect("under dir")
-            .to_string_lossy()
-            .replace('\\', "/");
-        if relative.starts_with(".cache/") {
-            continue;
-        }
-        let bytes = std::fs::read(&path).expect("read");
-        let mode = mode_of(&path);
-        let hash = blake3::hash(&bytes).to_hex().to_string();
-        out.push_str(&format!(
-            "== {relative}  {mode:o} {} bytes  {}\n",
-            bytes.len(),
-            &hash[..16]
-        ));
-        if bytes.len() <= 1200
-            && !relative.ends_with(".manifest.json")
-            && let Ok(text) = std::str::from_utf8(&bytes)
-        {
-            out.push_str(text);
-            if !text.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(unix)]
-fn mode_of(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
-}
-
-#[cfg(not(unix))]
-fn mode_of(_: &Path) -> u32 {
-    0o644
 }
 
 /// Every emitted JSON, TOML and frontmatter parses.

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::support::{TempLibrary, entries, kiln};
+use crate::support::{TempLibrary, entries};
 
 /// Every file under `dir` except kiln's temporary files, by relative path.
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -45,7 +45,7 @@ struct Sweep<'a> {
 
 impl Sweep<'_> {
     fn run(&self, home: &Path, state: &Path, failpoint: Option<u64>) -> std::process::Output {
-        let mut command = kiln(self.library.path());
+        let mut command = self.library.kiln();
         command
             .env("HOME", home)
             .env("XDG_STATE_HOME", state)
@@ -150,7 +150,9 @@ impl Sweep<'_> {
                 "failpoint {n}: the re-run did not converge"
             );
             if exercised % 10 == 1 {
-                let check = kiln(self.library.path())
+                let check = self
+                    .library
+                    .kiln()
                     .env("HOME", &home)
                     .env("XDG_STATE_HOME", &state)
                     .arg("check")
@@ -312,7 +314,7 @@ fn random_sigkills_never_tear_a_file() {
     for run in 0..runs {
         versions[usize::try_from(run % 2).expect("small")]();
         // Build first so the kill lands in the deploy, not the build.
-        let mut build = kiln(library.path());
+        let mut build = library.kiln();
         assert!(
             build
                 .env("HOME", &home)
@@ -328,11 +330,11 @@ fn random_sigkills_never_tear_a_file() {
         // Anywhere from process start to a little past a whole deploy.
         let span = u64::try_from(duration.as_micros()).unwrap_or(50_000).max(1) * 5 / 4;
         let delay = std::time::Duration::from_micros(state_rng % span);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kiln-under-test"))
-            .current_dir(library.path())
+        let mut child = library
+            .sandbox()
+            .process(library.path())
             .env("HOME", &home)
             .env("XDG_STATE_HOME", &state)
-            .env("NO_COLOR", "1")
             .args(["--no-inherit", "deploy", "p", "--all-tools"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::{TempLibrary, render};
 
-const ACME_TOOL: &str = r#"{
+pub const ACME_TOOL: &str = r#"{
   "name": "acme",
   "description": "Acme, a fictitious agent that exists only in this library",
   "version": 1,
@@ -34,18 +34,31 @@ const ACME_TOOL: &str = r#"{
 }
 "#;
 
+/// Acme's files, by path below its tool folder.
+pub const ACME_FILES: [(&str, &str); 3] = [
+    ("tool.json", ACME_TOOL),
+    (
+        "templates/rule.md.j2",
+        "# {{ component.description }}\n\n{{ component.body }}\n",
+    ),
+    (
+        "templates/mcp.json.j2",
+        "{ \"command\": {{ component.mcp.command | tojson }}, \"args\": {{ component.mcp.args | tojson }}, \"env\": {{ component.mcp.env | tojson }} }\n",
+    ),
+];
+
 fn acme_library() -> TempLibrary {
+    let library = acme_components();
+    for (path, text) in ACME_FILES {
+        library.file(&format!("tools/acme/{path}"), text);
+    }
+    library
+}
+
+/// A library whose profile builds for acme, without acme's definition.
+pub fn acme_components() -> TempLibrary {
     let library = TempLibrary::new();
     library
-        .file("tools/acme/tool.json", ACME_TOOL)
-        .file(
-            "tools/acme/templates/rule.md.j2",
-            "# {{ component.description }}\n\n{{ component.body }}\n",
-        )
-        .file(
-            "tools/acme/templates/mcp.json.j2",
-            "{ \"command\": {{ component.mcp.command | tojson }}, \"args\": {{ component.mcp.args | tojson }}, \"env\": {{ component.mcp.env | tojson }} }\n",
-        )
         .file(
             "components/rules/everywhere.rule.md",
             "---\ndescription: Everywhere\n---\n\nAlways be kind.\n",
@@ -209,6 +222,22 @@ fn a_tool_defined_only_in_the_library_validates_builds_deploys_and_checks() {
         text.contains(&edited.display().to_string()) && text.contains("modified"),
         "{text}"
     );
+
+    // `check --fix` puts it back where the deploy record says acme lives ($ACME_HOME), run
+    // from a folder with no library: the tool's homes travel with the record.
+    let elsewhere = tempfile::tempdir().expect("elsewhere");
+    let fix = library
+        .sandbox()
+        .kiln(elsewhere.path())
+        .env("HOME", home.path())
+        .env("XDG_STATE_HOME", state.path())
+        .env("ACME_HOME", acme_home.path())
+        .args(["--no-inherit", "check", "--fix"])
+        .output()
+        .expect("run kiln");
+    let text = render(&fix, library.path());
+    assert_eq!(fix.status.code(), Some(0), "{text}");
+    assert!(read(&edited).contains("Always be kind."), "{text}");
 
     // Without the variable the same build goes below the home directory.
     let other_home = tempfile::tempdir().expect("home");

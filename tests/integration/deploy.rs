@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{TempLibrary, copy_tree, entries, render, repo_root};
+use crate::support::{Sandbox, TempLibrary, copy_tree, entries, render, repo_root};
 
+/// A user's machine: the starter library and the harness's HOME and state folders.
 struct Machine {
     library: TempLibrary,
-    home: tempfile::TempDir,
-    state: tempfile::TempDir,
+    sandbox: Sandbox,
 }
 
 impl Machine {
@@ -37,27 +37,19 @@ impl Machine {
                 fake_op.display().to_string()
             ),
         );
-        Machine {
-            library,
-            home: tempfile::tempdir().expect("home"),
-            state: tempfile::tempdir().expect("state"),
+        let sandbox = library.sandbox();
+        for dir in [sandbox.home(), sandbox.state()] {
+            std::fs::create_dir_all(dir).expect("sandbox folders");
         }
+        Machine { library, sandbox }
     }
 
     fn kiln(&self, args: &[&str]) -> std::process::Output {
-        self.library
-            .kiln()
-            .env("HOME", self.home.path())
-            .env("XDG_STATE_HOME", self.state.path())
-            .env_remove("CLAUDE_CONFIG_DIR")
-            .env_remove("CODEX_HOME")
-            .args(args)
-            .output()
-            .expect("run kiln")
+        self.library.kiln().args(args).output().expect("run kiln")
     }
 
     fn home(&self, relative: &str) -> PathBuf {
-        self.home.path().join(relative)
+        self.sandbox.home().join(relative)
     }
 }
 
@@ -155,22 +147,22 @@ fn deploy_creates_files_and_a_second_run_writes_nothing() {
         "CANARY-op___Private_Context7_api_key_",
         "the op:// reference is resolved at deploy"
     );
-    let records: Vec<_> = std::fs::read_dir(machine.state.path().join("kiln/records"))
+    let records: Vec<_> = std::fs::read_dir(machine.sandbox.state().join("kiln/records"))
         .expect("records")
         .collect();
     assert_eq!(records.len(), 1);
 
     let before = (
-        snapshot(machine.home.path()),
-        snapshot(machine.state.path()),
+        snapshot(&machine.sandbox.home()),
+        snapshot(&machine.sandbox.state()),
     );
     let output = machine.kiln(&["deploy", "personal", "claude-code"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
     assert_eq!(
         before,
         (
-            snapshot(machine.home.path()),
-            snapshot(machine.state.path())
+            snapshot(&machine.sandbox.home()),
+            snapshot(&machine.sandbox.state())
         ),
         "a second deploy changed files"
     );
@@ -184,7 +176,7 @@ fn a_file_kiln_did_not_write_is_a_conflict_until_adopted_backed_up_or_forced() {
     let rule = machine.home(".claude/rules/git-workflow.md");
     std::fs::create_dir_all(rule.parent().expect("dir")).expect("mkdir");
     std::fs::write(&rule, "my own rule\n").expect("write");
-    let before = snapshot(machine.home.path());
+    let before = snapshot(&machine.sandbox.home());
     let output = machine.kiln(&["deploy", "personal", "claude-code"]);
     assert_eq!(output.status.code(), Some(3), "{}", text(&output, &machine));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -195,7 +187,7 @@ fn a_file_kiln_did_not_write_is_a_conflict_until_adopted_backed_up_or_forced() {
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert_eq!(
         before,
-        snapshot(machine.home.path()),
+        snapshot(&machine.sandbox.home()),
         "a conflicting deploy wrote files"
     );
 
@@ -212,7 +204,7 @@ fn a_file_kiln_did_not_write_is_a_conflict_until_adopted_backed_up_or_forced() {
     );
     // A second backup never overwrites the first.
     std::fs::write(&rule, "edited again\n").expect("write");
-    let record_dir = machine.state.path().join("kiln/records");
+    let record_dir = machine.sandbox.state().join("kiln/records");
     std::fs::remove_dir_all(&record_dir).expect("forget ownership");
     let output = machine.kiln(&["deploy", "personal", "claude-code", "--backup"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
@@ -328,8 +320,8 @@ fn dry_run_writes_nothing_and_plans_what_a_real_run_does() {
     let machine = Machine::new();
     std::fs::create_dir_all(machine.home(".claude")).expect("mkdir");
     let before = (
-        snapshot(machine.home.path()),
-        snapshot(machine.state.path()),
+        snapshot(&machine.sandbox.home()),
+        snapshot(&machine.sandbox.state()),
     );
     let dry = machine.kiln(&[
         "deploy",
@@ -343,8 +335,8 @@ fn dry_run_writes_nothing_and_plans_what_a_real_run_does() {
     assert_eq!(
         before,
         (
-            snapshot(machine.home.path()),
-            snapshot(machine.state.path())
+            snapshot(&machine.sandbox.home()),
+            snapshot(&machine.sandbox.state())
         ),
         "--dry-run changed files"
     );
@@ -407,8 +399,8 @@ fn claude_config_dir_relocates_claude_codes_global_files() {
     let output = machine
         .library
         .kiln()
-        .env("HOME", machine.home.path())
-        .env("XDG_STATE_HOME", machine.state.path())
+        .env("HOME", machine.sandbox.home())
+        .env("XDG_STATE_HOME", machine.sandbox.state())
         .env("CLAUDE_CONFIG_DIR", relocated.path())
         .args(["deploy", "personal", "claude-code"])
         .output()
@@ -418,8 +410,8 @@ fn claude_config_dir_relocates_claude_codes_global_files() {
     let check = machine
         .library
         .kiln()
-        .env("HOME", machine.home.path())
-        .env("XDG_STATE_HOME", machine.state.path())
+        .env("HOME", machine.sandbox.home())
+        .env("XDG_STATE_HOME", machine.sandbox.state())
         .arg("check")
         .output()
         .expect("run");
@@ -471,7 +463,7 @@ fn secrets_are_resolved_at_deploy_and_never_leak() {
             String::from_utf8_lossy(&output.stderr).into_owned(),
         ),
         ("dist", all_text(&machine.library.path().join("dist"))),
-        ("state", all_text(machine.state.path())),
+        ("state", all_text(&machine.sandbox.state())),
     ] {
         assert!(
             !haystack.contains("CANARY"),
@@ -484,8 +476,8 @@ fn secrets_are_resolved_at_deploy_and_never_leak() {
     );
     // Idempotent with the secret in place; a dry run shows no value either.
     let before = (
-        snapshot(machine.home.path()),
-        snapshot(machine.state.path()),
+        snapshot(&machine.sandbox.home()),
+        snapshot(&machine.sandbox.state()),
     );
     let again = machine.kiln(&[
         "deploy",
@@ -501,8 +493,8 @@ fn secrets_are_resolved_at_deploy_and_never_leak() {
     assert_eq!(
         before,
         (
-            snapshot(machine.home.path()),
-            snapshot(machine.state.path())
+            snapshot(&machine.sandbox.home()),
+            snapshot(&machine.sandbox.state())
         ),
         "a second deploy rewrote files"
     );
@@ -517,7 +509,7 @@ fn a_secret_that_cannot_be_resolved_aborts_before_any_write() {
         .library
         .file("fake-op", "#!/bin/sh\necho 'not signed in' >&2\nexit 1\n");
     make_executable(&machine.library.path().join("fake-op"));
-    let before = snapshot(machine.home.path());
+    let before = snapshot(&machine.sandbox.home());
     let output = machine.kiln(&["deploy", "personal", "claude-code"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output, &machine));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -528,7 +520,7 @@ fn a_secret_that_cannot_be_resolved_aborts_before_any_write() {
     );
     assert_eq!(
         before,
-        snapshot(machine.home.path()),
+        snapshot(&machine.sandbox.home()),
         "files were written before the secret failed"
     );
 }
@@ -573,12 +565,12 @@ fn hostile_paths_in_a_tampered_manifest_are_refused_and_nothing_escapes() {
     std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json")).expect("tamper");
     // Deploy without rebuilding: the tampered manifest is what deploy reads.
     std::fs::remove_dir_all(machine.library.path().join("dist/.cache")).ok();
-    let before = (snapshot(sentinel.path()), snapshot(machine.home.path()));
+    let before = (snapshot(sentinel.path()), snapshot(&machine.sandbox.home()));
     let output = machine
         .library
         .kiln()
-        .env("HOME", machine.home.path())
-        .env("XDG_STATE_HOME", machine.state.path())
+        .env("HOME", machine.sandbox.home())
+        .env("XDG_STATE_HOME", machine.sandbox.state())
         .args(["deploy", "personal", "claude-code", "--format", "json"])
         .output()
         .expect("run");
@@ -601,7 +593,7 @@ fn hostile_paths_in_a_tampered_manifest_are_refused_and_nothing_escapes() {
         assert_eq!(refused, hostile.len());
         assert_eq!(
             before.1,
-            snapshot(machine.home.path()),
+            snapshot(&machine.sandbox.home()),
             "a refused deploy wrote files"
         );
     }
@@ -638,7 +630,7 @@ fn concurrent_deploys_serialise_and_leave_consistent_state() {
         }
     });
     // One record, parseable; every file synced; the shared file parses and holds kiln's keys.
-    let records: Vec<PathBuf> = std::fs::read_dir(machine.state.path().join("kiln/records"))
+    let records: Vec<PathBuf> = std::fs::read_dir(machine.sandbox.state().join("kiln/records"))
         .expect("records")
         .map(|e| e.expect("entry").path())
         .collect();
@@ -650,7 +642,7 @@ fn concurrent_deploys_serialise_and_leave_consistent_state() {
             .expect("json");
     assert!(claude["mcpServers"]["memory"].is_object());
     assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
-    let leftovers: Vec<String> = all_names(machine.home.path())
+    let leftovers: Vec<String> = all_names(&machine.sandbox.home())
         .into_iter()
         .filter(|n| n.contains(".kiln-"))
         .collect();
@@ -883,7 +875,7 @@ fn hostile_paths_in_a_tampered_record_are_never_acted_on() {
         .expect("name")
         .to_string_lossy()
         .into_owned();
-    let dir = machine.state.path().join("kiln/records");
+    let dir = machine.sandbox.state().join("kiln/records");
     let record_path = std::fs::read_dir(&dir)
         .expect("records")
         .next()
@@ -959,7 +951,7 @@ fn symlink_mode_links_read_only_files_and_copies_shared_ones() {
     let rule = machine.home(".claude/rules/git-workflow.md");
     let target = std::fs::read_link(&rule).expect("a rule is a symlink");
     assert!(
-        target.starts_with(machine.state.path()),
+        target.starts_with(machine.sandbox.state()),
         "links point into kiln's rendered store, not dist"
     );
     assert!(
@@ -980,8 +972,8 @@ fn symlink_mode_links_read_only_files_and_copies_shared_ones() {
     );
     // Idempotent.
     let before = (
-        snapshot(machine.home.path()),
-        snapshot(machine.state.path()),
+        snapshot(&machine.sandbox.home()),
+        snapshot(&machine.sandbox.state()),
     );
     assert_eq!(
         machine
@@ -993,8 +985,8 @@ fn symlink_mode_links_read_only_files_and_copies_shared_ones() {
     assert_eq!(
         before,
         (
-            snapshot(machine.home.path()),
-            snapshot(machine.state.path())
+            snapshot(&machine.sandbox.home()),
+            snapshot(&machine.sandbox.state())
         )
     );
     assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
@@ -1062,7 +1054,7 @@ fn check_fix_puts_back_what_kiln_deployed_and_keeps_the_users_keys() {
     )
     .expect("write");
 
-    let before = snapshot(machine.home.path());
+    let before = snapshot(&machine.sandbox.home());
     let dry = machine.kiln(&["check", "--fix", "--dry-run", "--json"]);
     assert_eq!(dry.status.code(), Some(1), "{}", text(&dry, &machine));
     let report: Value = serde_json::from_slice(&dry.stdout).expect("json");
@@ -1071,7 +1063,7 @@ fn check_fix_puts_back_what_kiln_deployed_and_keeps_the_users_keys() {
         3,
         "{report}"
     );
-    assert_eq!(before, snapshot(machine.home.path()), "--dry-run wrote");
+    assert_eq!(before, snapshot(&machine.sandbox.home()), "--dry-run wrote");
 
     let fixed = machine.kiln(&["check", "--fix"]);
     assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed, &machine));
@@ -1096,9 +1088,9 @@ fn check_fix_puts_back_what_kiln_deployed_and_keeps_the_users_keys() {
     assert!(!text(&fixed, &machine).contains("CANARY"));
     assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
     // A second fix has nothing to do and writes nothing.
-    let before = snapshot(machine.home.path());
+    let before = snapshot(&machine.sandbox.home());
     assert_eq!(machine.kiln(&["check", "--fix"]).status.code(), Some(0));
-    assert_eq!(before, snapshot(machine.home.path()));
+    assert_eq!(before, snapshot(&machine.sandbox.home()));
     // When the secret cannot be resolved, the shared file is reported and left as it is.
     machine.library.file(
         ".no-user-config/kiln/config.toml",
@@ -1197,7 +1189,7 @@ fn every_built_in_tool_deploys_globally_and_into_a_project_then_stays_synced() {
             );
         }
     }
-    let before = (snapshot(machine.home.path()), snapshot(project.path()));
+    let before = (snapshot(&machine.sandbox.home()), snapshot(project.path()));
     assert!(!before.0.is_empty() && !before.1.is_empty());
     for tool in &tools {
         for extra in [&[][..], &["--project", project_dir.as_str()][..]] {
@@ -1208,7 +1200,7 @@ fn every_built_in_tool_deploys_globally_and_into_a_project_then_stays_synced() {
     }
     assert_eq!(
         before,
-        (snapshot(machine.home.path()), snapshot(project.path())),
+        (snapshot(&machine.sandbox.home()), snapshot(project.path())),
         "a second deploy of every tool wrote something"
     );
     let check = machine.kiln(&["check", "--json"]);

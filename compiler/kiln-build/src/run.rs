@@ -142,6 +142,7 @@ impl NoOpShortcut {
         let path = Stamp::path(&layout, &json_hash(&arguments)["blake3:".len()..][..16]);
         let key = json_hash(&serde_json::json!({
             "kiln": crate::KILN_VERSION,
+            "builtin_tools": kiln_emit::tools::builtin_digest(),
             "outside": outside,
             "library": kiln_core::library::stat_digest(root, &paths),
             "arguments": arguments,

@@ -57,7 +57,9 @@ impl Environment {
             xdg_state_home: var("XDG_STATE_HOME").map(PathBuf::from),
             variables: std::env::vars_os()
                 .filter(|(_, value)| !value.is_empty())
-                .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+                .filter_map(|(name, value)| {
+                    Some((name.into_string().ok()?, value.into_string().ok()?))
+                })
                 .collect(),
             no_color: var("NO_COLOR").is_some(),
             timings: std::env::var_os("KILN_TIMINGS").is_some(),

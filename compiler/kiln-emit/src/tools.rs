@@ -209,6 +209,23 @@ impl ToolRegistry {
     }
 }
 
+/// A digest of every embedded built-in tool file: a kiln built with another `tools/` folder
+/// (same version, other definitions or templates) has another, so nothing keyed on kiln's
+/// version alone (the no-op build stamp) survives it.
+pub fn builtin_digest() -> &'static str {
+    static DIGEST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIGEST.get_or_init(|| {
+        let mut hasher = blake3::Hasher::new();
+        for (path, text) in embedded::BUILTIN_FILES {
+            for part in [path.as_bytes(), text.as_bytes()] {
+                hasher.update(&(part.len() as u64).to_le_bytes());
+                hasher.update(part);
+            }
+        }
+        hasher.finalize().to_hex().to_string()
+    })
+}
+
 /// The names of the built-in tools: every folder under `tools/` that holds a `tool.json`.
 fn builtin_names() -> impl Iterator<Item = &'static str> {
     embedded::BUILTIN_FILES
@@ -482,6 +499,7 @@ mod tests {
     /// the embedded registry's names are exactly the folders on disk when the test runs (a
     /// stale embed, or a folder whose definition fails to load, shows here).
     #[test]
+    #[allow(clippy::disallowed_methods)] // cargo's own variable, read by a test
     fn builtin_names_are_the_tool_folders_on_disk() {
         let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo");
         let tools = std::path::Path::new(&manifest_dir).join("../../tools");
