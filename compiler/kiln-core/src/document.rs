@@ -383,6 +383,36 @@ fn allowed_constants(root: &Value, node: &Value) -> Vec<String> {
     out
 }
 
+/// A standalone document (not part of a library, such as a `kiln check --manifest` file) read,
+/// parsed and checked against its schema. On failure, the source (for rendering) and every
+/// problem found.
+pub fn read_file<T: DeserializeOwned>(
+    path: &std::path::Path,
+    format: Format,
+    kind: kiln_model::schema::DocumentKind,
+) -> Result<T, (Option<SourceFile>, crate::Diagnostics)> {
+    let mut problems = crate::Diagnostics::new();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.push(Diagnostic::error(
+                "kiln::document::unreadable",
+                format!("failed to read `{}`: {e}", path.display()),
+            ));
+            return Err((None, problems));
+        }
+    };
+    let source = SourceFile::new(path.display().to_string(), text);
+    let checked = match parse(&source, format) {
+        Ok(value) => check::<T>(&source, format, kind, value, &mut problems),
+        Err(diagnostic) => {
+            problems.push(diagnostic);
+            None
+        }
+    };
+    checked.ok_or((Some(source), problems))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::plan::DeployError;
 
 /// The state of one compared file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PairState {
     /// Same bytes on both sides.
@@ -157,4 +157,47 @@ pub fn apply_repairs(repairs: &[Repair]) -> Result<(), DeployError> {
             .map_err(|e| DeployError::Io(e.to_string()))?;
     }
     Ok(())
+}
+
+/// What `kiln check --manifest` found and did.
+#[derive(Debug, Serialize)]
+pub struct PairReport {
+    /// Whether every pair has the same bytes on both sides (after the fixes).
+    pub synced: bool,
+    /// How many pairs are in each state.
+    pub counts: std::collections::BTreeMap<PairState, usize>,
+    /// Every pair, after the fixes.
+    pub files: Vec<PairFile>,
+    /// The copies made (or, in a dry run, that would be).
+    pub repairs: Vec<Repair>,
+}
+
+/// Compares every pair of `spec` (paths relative to `base`, `~` the home) and, with `fix`,
+/// copies each differing file in the manifest's fix direction (only planned when `dry_run`).
+pub fn check_pairs(
+    spec: &CheckManifestSpec,
+    base: &Path,
+    home: &Path,
+    fix: bool,
+    dry_run: bool,
+) -> Result<PairReport, DeployError> {
+    let mut files = check(spec, base, home);
+    let mut planned = Vec::new();
+    if fix {
+        planned = repairs(&files, spec.fix_direction.unwrap_or(FixDirection::AToB));
+        if !dry_run {
+            apply_repairs(&planned)?;
+            files = check(spec, base, home);
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for file in &files {
+        *counts.entry(file.state).or_default() += 1;
+    }
+    Ok(PairReport {
+        synced: files.iter().all(|f| f.state == PairState::Synced),
+        counts,
+        files,
+        repairs: planned,
+    })
 }

@@ -1,7 +1,6 @@
 //! `kiln check`: the drift checker over deploy records — every file kiln deployed is synced,
 //! drifted (modified, missing, mode or type changed) or stale (dist moved on since).
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use kiln_core::Diagnostic;
@@ -101,94 +100,70 @@ fn run_manifest(
     args: &CheckArgs,
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
-    use kiln_core::source::{Format, SourceFile};
-    use kiln_deploy::pairs::{PairState, apply_repairs, check, repairs};
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::error(
-            "kiln::check::manifest",
-            format!("failed to read `{}`: {e}", path.display()),
-        )
-    })?;
-    let source = SourceFile::new(path.display().to_string(), text);
-    let mut problems = kiln_core::Diagnostics::new();
-    let spec = match kiln_core::document::parse(&source, Format::Json) {
-        Ok(value) => kiln_core::document::check::<kiln_model::CheckManifestSpec>(
-            &source,
-            Format::Json,
-            kiln_model::schema::DocumentKind::CheckManifest,
-            value,
-            &mut problems,
-        ),
-        Err(diagnostic) => {
-            problems.push(diagnostic);
-            None
+    use kiln_deploy::pairs::{PairState, check_pairs};
+    let spec = match kiln_core::document::read_file::<kiln_model::CheckManifestSpec>(
+        path,
+        kiln_core::source::Format::Json,
+        kiln_model::schema::DocumentKind::CheckManifest,
+    ) {
+        Ok(spec) => spec,
+        Err((source, problems)) => {
+            let sources = source
+                .map(|source| (source.path.clone(), std::sync::Arc::new(source)))
+                .into_iter()
+                .collect();
+            reporter.diagnostics(&sources, &problems.into_sorted());
+            return Ok(ExitCode::from(2));
         }
-    };
-    let Some(spec) = spec else {
-        let sources = BTreeMap::from([(source.path.clone(), std::sync::Arc::new(source))]);
-        reporter.diagnostics(&sources, &problems.into_sorted());
-        return Ok(ExitCode::from(2));
     };
     let (env, _) = Context::deploy_env()?;
-    let base = path.parent().map_or_else(
-        || std::path::PathBuf::from("."),
-        std::path::Path::to_path_buf,
-    );
-    let mut files = check(&spec, &base, &env.home);
-    let direction = spec.fix_direction.unwrap_or(kiln_model::FixDirection::AToB);
-    let mut repaired = Vec::new();
-    if args.fix {
-        repaired = repairs(&files, direction);
-        if !args.dry_run {
-            apply_repairs(&repaired).map_err(|e| failure(&e))?;
-            files = check(&spec, &base, &env.home);
-        }
-    }
-    let drift = files.iter().any(|f| f.state != PairState::Synced);
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for file in &files {
-        *counts
-            .entry(
-                serde_json::to_value(file.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-            )
-            .or_default() += 1;
-    }
+    let base = path.parent().unwrap_or(std::path::Path::new("."));
+    let report =
+        check_pairs(&spec, base, &env.home, args.fix, args.dry_run).map_err(|e| failure(&e))?;
+    let drift = !report.synced;
     if args.json {
-        reporter.json(&serde_json::json!({ "synced": !drift, "counts": counts, "files": files, "repairs": repaired }));
-    } else {
-        let mut out = String::new();
-        for repair in &repaired {
-            out.push_str(&format!(
-                "{} {} → {}\n",
-                if args.dry_run { "would copy" } else { "copied" },
-                repair.from.display(),
-                repair.to.display()
-            ));
-        }
-        for file in files
-            .iter()
-            .filter(|f| args.full || f.state != PairState::Synced)
-        {
-            out.push_str(&format!(
-                "{:<10} {}  ⇄  {}\n",
-                format!("{:?}", file.state).to_lowercase(),
-                file.a.display(),
-                file.b.display()
-            ));
-        }
-        let summary: Vec<String> = counts
-            .iter()
-            .map(|(state, n)| format!("{n} {state}"))
-            .collect();
-        out.push_str(&format!(
-            "{}: {}\n",
-            reporter.bold(if drift { "drift" } else { "synced" }),
-            summary.join(", ")
-        ));
-        reporter.stderr(&out);
+        reporter.json(&report);
+        return Ok(ExitCode::from(u8::from(drift)));
     }
+    let mut out = String::new();
+    for repair in &report.repairs {
+        out.push_str(&format!(
+            "{} {} → {}\n",
+            if args.dry_run { "would copy" } else { "copied" },
+            repair.from.display(),
+            repair.to.display()
+        ));
+    }
+    for file in report
+        .files
+        .iter()
+        .filter(|f| args.full || f.state != PairState::Synced)
+    {
+        out.push_str(&format!(
+            "{:<10} {}  ⇄  {}\n",
+            format!("{:?}", file.state).to_lowercase(),
+            file.a.display(),
+            file.b.display()
+        ));
+    }
+    let summary: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(state, n)| format!("{n} {}", serialize_name(state)))
+        .collect();
+    out.push_str(&format!(
+        "{}: {}\n",
+        reporter.bold(if drift { "drift" } else { "synced" }),
+        summary.join(", ")
+    ));
+    reporter.stderr(&out);
     Ok(ExitCode::from(u8::from(drift)))
+}
+
+/// A state's name as JSON spells it (`missing_a`).
+fn serialize_name(state: &impl serde::Serialize) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
