@@ -3,9 +3,11 @@
 //! validates, builds, deploys and checks a library that names acme without defining it. Editing
 //! a template under `tools/` and rebuilding changes the output: the embed reruns.
 //!
-//! The copy builds into this workspace's own target directory (its dependencies are already
-//! compiled there) under another binary name, so the `kiln` other tests and scripts run is
-//! never replaced.
+//! The copy builds into this workspace's own target directory, so the dependencies compiled
+//! there are reused. Its crates get another version (`…-rebuilt`) so their artifacts never
+//! share a file name with this workspace's — a copy with identical sources would otherwise
+//! recompile `kiln-model` in place, under crates that are being linked against it — and its
+//! binary another name, so the `kiln` other tests and scripts run is never replaced.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,14 +33,9 @@ fn rebuild(workspace: &Path) -> PathBuf {
     let output = Command::new(cargo)
         .current_dir(workspace)
         .env("CARGO_TARGET_DIR", target_dir())
-        .args([
-            "build",
-            "--offline",
-            "--locked",
-            "--quiet",
-            "-p",
-            "kiln-cli",
-        ])
+        // Not --locked: the workspace crates' new version updates their lock entries
+        // (offline; no dependency changes).
+        .args(["build", "--offline", "--quiet", "-p", "kiln-cli"])
         .output()
         .expect("run cargo");
     assert!(
@@ -54,9 +51,15 @@ fn rebuild(workspace: &Path) -> PathBuf {
 /// The parts of this workspace a build of kiln-cli reads.
 fn copy_workspace(to: &Path) {
     let root = repo_root();
-    for file in ["Cargo.toml", "Cargo.lock"] {
-        std::fs::copy(root.join(file), to.join(file)).expect("copy manifest");
-    }
+    std::fs::copy(root.join("Cargo.lock"), to.join("Cargo.lock")).expect("copy lock");
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).expect("read workspace");
+    let version = "\nversion = \"";
+    assert!(workspace.contains(version), "{workspace}");
+    std::fs::write(
+        to.join("Cargo.toml"),
+        workspace.replacen(version, "\nversion = \"0.0.1-rebuilt.", 1),
+    )
+    .expect("write workspace");
     for folder in ["compiler", "tools", "schemas", "tests/src"] {
         copy_tree(&root.join(folder), &to.join(folder));
     }
