@@ -1212,3 +1212,80 @@ fn every_built_in_tool_deploys_globally_and_into_a_project_then_stays_synced() {
         report["counts"]["synced"]
     );
 }
+
+fn record_files(machine: &Machine) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(machine.sandbox.state().join("kiln/records"))
+        .expect("records")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_profile_switch_takes_over_what_the_last_profile_deployed() {
+    let machine = Machine::new();
+    let deploy = |profile: &str| {
+        let output = machine.kiln(&["deploy", profile, "claude-code"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "deploy {profile}: {}",
+            text(&output, &machine)
+        );
+    };
+    let synced = || {
+        let check = machine.kiln(&["check", "--json"]);
+        let report: Value = serde_json::from_slice(&check.stdout).expect("check --json");
+        assert_eq!(report["synced"], true, "{report}");
+        report
+    };
+    deploy("personal");
+    let personal_only = machine.home(".claude/skills/homebrew-formula/SKILL.md");
+    assert!(personal_only.is_file());
+    std::fs::write(machine.home(".claude/skills/mine.md"), "mine\n").expect("user file");
+
+    // B takes over A's files (no conflict on kiln's own files), prunes what only A selected,
+    // keeps the user's file, and leaves one record: B's.
+    deploy("work");
+    assert!(
+        !personal_only.exists(),
+        "a file only `personal` selects was left"
+    );
+    assert!(
+        machine
+            .home(".claude/skills/release-notes/SKILL.md")
+            .is_file()
+    );
+    assert!(machine.home(".claude/skills/mine.md").is_file());
+    let records = record_files(&machine);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(&records[0]).expect("read")).expect("json");
+    assert_eq!(record["profile"], "work");
+    let report = synced();
+    let files = report["files"].as_array().expect("files");
+    assert!(
+        !files.is_empty() && files.iter().all(|f| f["profile"] == "work"),
+        "{report}"
+    );
+
+    // A record an older kiln wrote under a per-profile name is folded in and retired.
+    let name = records[0]
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let legacy =
+        records[0].with_file_name(name.replacen("claude-code--", "claude-code--work--", 1));
+    std::fs::rename(&records[0], &legacy).expect("rename to the old naming");
+    deploy("personal");
+    assert!(personal_only.is_file());
+    assert!(
+        !machine
+            .home(".claude/skills/release-notes/SKILL.md")
+            .exists()
+    );
+    assert_eq!(record_files(&machine), vec![records[0].clone()]);
+    synced();
+}

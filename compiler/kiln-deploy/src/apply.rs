@@ -29,20 +29,67 @@ pub fn state_dir(home: &Path, xdg_state_home: Option<&Path>) -> PathBuf {
         .join("kiln")
 }
 
-/// The record file of a (tool, profile, scope, root).
+/// The record file of a (tool, scope, root). Ownership is not by profile: deploying another
+/// profile of the tool into the same root takes over what the last one deployed there.
 pub fn record_path(
     state: &Path,
     tool: &str,
-    profile: &str,
     scope: kiln_model::BuildScope,
     root: &Path,
 ) -> PathBuf {
-    let root_key = blake3::hash(root.display().to_string().as_bytes()).to_hex();
     state.join("records").join(format!(
-        "{tool}--{profile}--{}--{}.json",
+        "{tool}--{}--{}.json",
         scope.as_str(),
-        &root_key[..16]
+        root_key(root)
     ))
+}
+
+fn root_key(root: &Path) -> String {
+    blake3::hash(root.display().to_string().as_bytes()).to_hex()[..16].to_string()
+}
+
+/// Records of the same (tool, scope, root) under the per-profile names earlier kiln versions
+/// wrote (`{tool}--{profile}--{scope}--{root}.json`), sorted: a deploy folds them into the one
+/// record and retires them.
+pub fn per_profile_records(
+    state: &Path,
+    tool: &str,
+    scope: kiln_model::BuildScope,
+    root: &Path,
+) -> Vec<PathBuf> {
+    let prefix = format!("{tool}--");
+    let suffix = format!("--{}--{}.json", scope.as_str(), root_key(root));
+    let Ok(entries) = std::fs::read_dir(state.join("records")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.len() > prefix.len() + suffix.len()
+                && name.starts_with(&prefix)
+                && name.ends_with(&suffix)
+        })
+        .map(|entry| entry.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// What kiln owns in a root, from the record and any per-profile ones still there: the record's
+/// entries win, the others add the files and folders only they name.
+pub fn owned(record: Option<DeployRecord>, per_profile: Vec<DeployRecord>) -> Option<DeployRecord> {
+    let mut others = per_profile.into_iter();
+    let mut owned = record.or_else(|| others.next())?;
+    for other in others {
+        for (path, entry) in other.files {
+            owned.files.entry(path).or_insert(entry);
+        }
+        owned.created_dirs.extend(other.created_dirs);
+    }
+    owned.created_dirs.sort();
+    owned.created_dirs.dedup();
+    Some(owned)
 }
 
 /// Reads a record (`Ok(None)` when there is none; an unreadable record is an error, because

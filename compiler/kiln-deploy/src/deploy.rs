@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use kiln_model::{BuildScope, DistManifest};
 use kiln_store::dist::{DistLayout, read_manifest};
 
-use crate::apply::{Applied, apply, lock, read_record, record_path};
+use crate::apply::{Applied, apply, lock, owned, per_profile_records, read_record, record_path};
 use crate::error::DeployError;
 use crate::location::DeployEnv;
 use crate::plan::{DeployMode, DeployOptions, DeployPlan, PlanRequest, plan, scope_root};
@@ -124,14 +124,15 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
     let mut plans = Vec::new();
     let mut records = Vec::new();
     for manifest in &manifests {
-        let path = record_path(
-            request.state,
-            &manifest.tool,
-            &manifest.profile,
-            scope,
-            &root,
-        );
-        let previous = read_record(&path)?;
+        let path = record_path(request.state, &manifest.tool, scope, &root);
+        // Another profile deployed here before (or an older kiln's per-profile record):
+        // what it wrote is this deploy's to update or prune.
+        let retired = per_profile_records(request.state, &manifest.tool, scope, &root);
+        let mut earlier = Vec::new();
+        for other in &retired {
+            earlier.extend(read_record(other)?);
+        }
+        let previous = owned(read_record(&path)?, earlier);
         let env = request.env.knowing(&manifest.tool, &manifest.homes);
         let plan_request = PlanRequest {
             layout: request.dist,
@@ -149,7 +150,7 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             },
         };
         plans.push(plan(&plan_request, request.options)?);
-        records.push(path);
+        records.push((path, retired));
     }
     let mut report = DeployReport {
         dry_run: request.dry_run,
@@ -157,8 +158,18 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
         applied: Vec::new(),
     };
     if !request.dry_run && !report.blocked() {
-        for (plan, path) in report.plans.iter().zip(&records) {
+        for (plan, (path, retired)) in report.plans.iter().zip(&records) {
             report.applied.push(apply(plan, path)?);
+            // Only once the new record holds everything they owned.
+            for old in retired {
+                std::fs::remove_file(old).or_else(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Ok(()),
+                    _ => Err(DeployError::Io(format!(
+                        "failed to retire the deploy record `{}`: {e}",
+                        old.display()
+                    ))),
+                })?;
+            }
         }
     }
     Ok(report)
