@@ -1289,3 +1289,48 @@ fn a_profile_switch_takes_over_what_the_last_profile_deployed() {
     assert_eq!(record_files(&machine), vec![records[0].clone()]);
     synced();
 }
+
+#[test]
+fn a_markdown_file_that_quotes_a_secret_reference_keeps_it_verbatim() {
+    let machine = Machine::new();
+    // Selected by `personal` (security-*), in the global rules and a project's CLAUDE.md.
+    let quoted = "Read the key from \"op://Private/Context7/api-key\", never paste it.\n";
+    for (name, scope) in [
+        ("security-op-global", "global"),
+        ("security-op-project", "project"),
+    ] {
+        machine.library.file(
+            &format!("components/rules/{name}.rule.md"),
+            &format!("---\ndescription: Quotes a reference\nscope: {scope}\n---\n\n{quoted}"),
+        );
+    }
+    let project = tempfile::tempdir().expect("project");
+    let project_dir = project.path().display().to_string();
+    for extra in [&[][..], &["--project", project_dir.as_str()][..]] {
+        let mut args = vec!["deploy", "personal", "claude-code"];
+        args.extend_from_slice(extra);
+        let output = machine.kiln(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    }
+    let global_rule = std::fs::read_to_string(machine.home(".claude/rules/security-op-global.md"))
+        .expect("global rule");
+    let claude_md =
+        std::fs::read_to_string(project.path().join(".claude/CLAUDE.md")).expect("CLAUDE.md");
+    for (place, text) in [
+        ("global rule", &global_rule),
+        ("project CLAUDE.md", &claude_md),
+    ] {
+        assert!(text.contains(quoted.trim_end()), "{place}: {text}");
+        assert!(
+            !text.contains("CANARY"),
+            "the secret was written into the {place}"
+        );
+    }
+    // The MCP value that names the same reference is still resolved.
+    let config = std::fs::read_to_string(machine.home(".claude.json")).expect("read");
+    assert!(
+        config.contains("CANARY-op___Private_Context7_api_key_"),
+        "{config}"
+    );
+    assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+}

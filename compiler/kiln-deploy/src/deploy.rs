@@ -11,7 +11,7 @@ use crate::apply::{Applied, apply, lock, owned, per_profile_records, read_record
 use crate::error::DeployError;
 use crate::location::DeployEnv;
 use crate::plan::{DeployMode, DeployOptions, DeployPlan, PlanRequest, plan, scope_root};
-use crate::secrets::{Secrets, find_references, machine_key};
+use crate::secrets::{Secrets, find_references, machine_key, may_hold_secrets};
 
 /// Where to deploy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,7 +190,7 @@ fn resolve_secrets(
         let shared = manifest
             .files
             .iter()
-            .filter(|(p, e)| e.merge.is_some() && p.starts_with(&prefix));
+            .filter(|(p, e)| may_hold_secrets(e) && p.starts_with(&prefix));
         for (path, _) in shared {
             if let Ok(bytes) = std::fs::read(tree.join(path)) {
                 references.extend(find_references(&bytes));

@@ -20,7 +20,7 @@ use crate::drift::{DriftReason, Live, compare};
 pub use crate::error::DeployError;
 use crate::location::{DeployEnv, Location, check_relative, check_sandbox, locate};
 use crate::merge::{MergeFormat, merge, owned_values};
-use crate::secrets::Secrets;
+use crate::secrets::{Secrets, may_hold_secrets};
 
 /// How to treat files kiln did not write, and files the user changed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -255,8 +255,8 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
                 // Secrets are substituted before anything is compared, so an unchanged deploy of
                 // a file holding one is still a no-op.
                 let (bytes, secret) = match request.secrets {
-                    Some(secrets) => secrets.substitute(&dist_bytes),
-                    None => (dist_bytes, false),
+                    Some(secrets) if may_hold_secrets(entry) => secrets.substitute(&dist_bytes),
+                    _ => (dist_bytes, false),
                 };
                 let file = Planned {
                     relative,

@@ -42,6 +42,14 @@ pub fn find_references(bytes: &[u8]) -> BTreeSet<String> {
     out
 }
 
+/// Whether a dist file's secret references are resolved at deploy: only in structured values,
+/// the shared JSON/TOML settings files kiln merges (MCP servers, settings). A Markdown file —
+/// a rule, CLAUDE.md, a project's AGENTS.md that gets committed — or any other file keeps a
+/// quoted `"op://…"` verbatim.
+pub fn may_hold_secrets(entry: &kiln_model::ManifestEntry) -> bool {
+    entry.merge.is_some()
+}
+
 /// Resolved secrets, by reference.
 #[derive(Default)]
 pub struct Secrets {
