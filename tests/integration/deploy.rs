@@ -1334,3 +1334,170 @@ fn a_markdown_file_that_quotes_a_secret_reference_keeps_it_verbatim() {
     );
     assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
 }
+
+/// A home whose shared files are symlinks into a dotfiles repository, as users keep them.
+#[cfg(unix)]
+fn link_dotfiles(machine: &Machine, dotfiles: &Path) {
+    std::fs::create_dir_all(dotfiles.join("claude")).expect("dotfiles");
+    std::fs::write(dotfiles.join("claude.json"), "{\n  \"numStartups\": 3\n}\n").expect("seed");
+    std::fs::write(
+        dotfiles.join("claude/settings.json"),
+        "{\n  \"theme\": \"dark\"\n}\n",
+    )
+    .expect("seed");
+    std::fs::create_dir_all(machine.home(".claude")).expect("mkdir");
+    std::os::unix::fs::symlink(dotfiles.join("claude.json"), machine.home(".claude.json"))
+        .expect("link");
+    std::os::unix::fs::symlink(
+        dotfiles.join("claude/settings.json"),
+        machine.home(".claude/settings.json"),
+    )
+    .expect("link");
+}
+
+#[cfg(unix)]
+fn assert_links_kept(machine: &Machine, dotfiles: &Path, when: &str) {
+    for (link, target) in [
+        (".claude.json", "claude.json"),
+        (".claude/settings.json", "claude/settings.json"),
+    ] {
+        let path = machine.home(link);
+        let metadata = std::fs::symlink_metadata(&path).expect("stat");
+        assert!(
+            metadata.file_type().is_symlink(),
+            "{when}: `{link}` is no longer a symlink"
+        );
+        assert_eq!(
+            std::fs::read_link(&path).expect("read link"),
+            dotfiles.join(target),
+            "{when}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_dotfiles_are_written_through_and_stay_links() {
+    let machine = Machine::new();
+    let dotfiles = machine.sandbox.home().join("dotfiles");
+    link_dotfiles(&machine, &dotfiles);
+
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert_links_kept(&machine, &dotfiles, "after deploy");
+    let claude: Value =
+        serde_json::from_str(&std::fs::read_to_string(dotfiles.join("claude.json")).expect("read"))
+            .expect("json");
+    assert_eq!(claude["numStartups"], 3, "the user's key is kept");
+    assert!(claude["mcpServers"]["memory"].is_object(), "{claude}");
+    let settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(dotfiles.join("claude/settings.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(settings["theme"], "dark");
+    assert!(settings["hooks"].is_object(), "{settings}");
+
+    // A second deploy writes nothing; check is synced.
+    let before = snapshot(&machine.sandbox.home());
+    let again = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again, &machine));
+    assert_eq!(
+        before,
+        snapshot(&machine.sandbox.home()),
+        "a second deploy wrote"
+    );
+    let check = machine.kiln(&["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check, &machine));
+
+    // Kiln's keys edited in the dotfiles copy: drift, and check --fix restores them through
+    // the link without replacing it.
+    let edited = std::fs::read_to_string(dotfiles.join("claude.json"))
+        .expect("read")
+        .replace("server-memory", "server-edited");
+    std::fs::write(dotfiles.join("claude.json"), edited).expect("edit");
+    let check = machine.kiln(&["check"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check, &machine));
+    let fix = machine.kiln(&["check", "--fix"]);
+    assert_eq!(fix.status.code(), Some(0), "{}", text(&fix, &machine));
+    assert_links_kept(&machine, &dotfiles, "after check --fix");
+    assert!(
+        std::fs::read_to_string(dotfiles.join("claude.json"))
+            .expect("read")
+            .contains("server-memory")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dotfiles_link_outside_the_home_needs_allow_roots() {
+    let machine = Machine::new();
+    let outside = tempfile::tempdir().expect("outside");
+    link_dotfiles(&machine, outside.path());
+    let before = std::fs::read(outside.path().join("claude.json")).expect("read");
+
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    let shown = text(&output, &machine);
+    assert_eq!(output.status.code(), Some(3), "{shown}");
+    assert!(
+        shown.contains("deploy.allow_roots") && shown.contains(".claude.json"),
+        "{shown}"
+    );
+    assert_eq!(
+        before,
+        std::fs::read(outside.path().join("claude.json")).expect("read")
+    );
+    assert_links_kept(&machine, outside.path(), "after a refused deploy");
+
+    // The machine configuration allows the folder: written through, links kept.
+    let config = machine
+        .library
+        .path()
+        .join(".no-user-config/kiln/config.toml");
+    let mut text_config = std::fs::read_to_string(&config).expect("config");
+    text_config.push_str(&format!(
+        "\n[deploy]\nallow_roots = [{:?}]\n",
+        outside.path().display().to_string()
+    ));
+    std::fs::write(&config, text_config).expect("write config");
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert_links_kept(&machine, outside.path(), "after deploy");
+    assert!(
+        std::fs::read_to_string(outside.path().join("claude.json"))
+            .expect("read")
+            .contains("mcpServers")
+    );
+    let check = machine.kiln(&["check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check, &machine));
+}
+
+#[cfg(unix)]
+#[test]
+fn check_manifest_fix_writes_through_a_symlinked_copy() {
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("dotfiles")).expect("mkdir");
+    std::fs::write(root.join("source.md"), "new\n").expect("write");
+    std::fs::write(root.join("dotfiles/live.md"), "old\n").expect("write");
+    std::os::unix::fs::symlink(root.join("dotfiles/live.md"), root.join("live.md")).expect("link");
+    std::fs::write(
+        root.join("check.json"),
+        r#"{ "aliases": { "source.md": "live.md" }, "fix_direction": "a_to_b" }"#,
+    )
+    .expect("write");
+    let output = crate::support::kiln(root)
+        .env("HOME", root)
+        .args(["check", "--manifest", "check.json", "--fix"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", render(&output, root));
+    let link = std::fs::symlink_metadata(root.join("live.md")).expect("stat");
+    assert!(
+        link.file_type().is_symlink(),
+        "--fix replaced the link with a file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("dotfiles/live.md")).expect("read"),
+        "new\n"
+    );
+}

@@ -95,6 +95,35 @@ pub struct Context {
     pub no_inherit: bool,
 }
 
+/// The system and user configuration layers (none with `--no-inherit`), with the problems
+/// reading them found.
+fn machine_layers(global: &GlobalArgs, env: &Environment) -> (bool, Vec<Layer>, Diagnostics) {
+    let no_inherit = global.no_inherit || env.kiln_no_inherit;
+    let mut diagnostics = Diagnostics::new();
+    let mut machine_layers = Vec::new();
+    if !no_inherit {
+        let system = env
+            .kiln_system_config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/etc/kiln/config.toml"));
+        push_layer(
+            LayerKind::System,
+            &system,
+            &mut machine_layers,
+            &mut diagnostics,
+        );
+        if let Some(user) = env.user_config() {
+            push_layer(
+                LayerKind::User,
+                &user,
+                &mut machine_layers,
+                &mut diagnostics,
+            );
+        }
+    }
+    (no_inherit, machine_layers, diagnostics)
+}
+
 /// The library found and the machine layers read, before the library is loaded.
 pub struct Located {
     env: &'static Environment,
@@ -108,29 +137,7 @@ impl Located {
     /// Reads the machine layers and finds the library (cheap: nothing of the library is read).
     pub fn find(global: &GlobalArgs) -> Result<Located, Diagnostic> {
         let env = Environment::current();
-        let no_inherit = global.no_inherit || env.kiln_no_inherit;
-        let mut diagnostics = Diagnostics::new();
-        let mut machine_layers = Vec::new();
-        if !no_inherit {
-            let system = env
-                .kiln_system_config
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("/etc/kiln/config.toml"));
-            push_layer(
-                LayerKind::System,
-                &system,
-                &mut machine_layers,
-                &mut diagnostics,
-            );
-            if let Some(user) = env.user_config() {
-                push_layer(
-                    LayerKind::User,
-                    &user,
-                    &mut machine_layers,
-                    &mut diagnostics,
-                );
-            }
-        }
+        let (no_inherit, machine_layers, diagnostics) = machine_layers(global, env);
         let location = find_library(global, &machine_layers, env)?;
         Ok(Located {
             env,
@@ -249,7 +256,9 @@ impl Located {
 impl Context {
     /// Home, the environment's variables and the state directory, for deploy and check. Where
     /// each tool lives comes with the dist manifests and deploy records.
-    pub fn deploy_env() -> Result<(kiln_deploy::location::DeployEnv, PathBuf), Diagnostic> {
+    pub fn deploy_env(
+        global: &GlobalArgs,
+    ) -> Result<(kiln_deploy::location::DeployEnv, PathBuf), Diagnostic> {
         let env = Environment::current();
         let home = env.home.clone().ok_or_else(|| {
             Diagnostic::error(
@@ -259,12 +268,14 @@ impl Context {
             .help("set HOME (tests use a temporary one)")
         })?;
         let state = kiln_deploy::apply::state_dir(&home, env.xdg_state_home.as_deref());
+        let allow_roots = allow_roots(global, env, &home)?;
         Ok((
             kiln_deploy::location::DeployEnv {
                 home,
                 vars: env.variables.clone(),
                 os: std::env::consts::OS.to_string(),
                 homes: std::collections::BTreeMap::new(),
+                allow_roots,
             },
             state,
         ))
@@ -388,4 +399,35 @@ fn absolute(path: &Path) -> PathBuf {
     } else {
         std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
     }
+}
+
+/// `deploy.allow_roots` of the machine layers (never the library's `kiln.toml`: a library
+/// cannot widen where kiln writes), each absolute or `~/…`.
+fn allow_roots(
+    global: &GlobalArgs,
+    env: &Environment,
+    home: &Path,
+) -> Result<Vec<PathBuf>, Diagnostic> {
+    let (_, layers, _) = machine_layers(global, env);
+    let config = EffectiveConfig::merge(layers);
+    let Some(setting) = config.get("deploy.allow_roots") else {
+        return Ok(Vec::new());
+    };
+    let mut roots = Vec::new();
+    for entry in setting.value.as_array().into_iter().flatten() {
+        let text = entry.as_str().unwrap_or_default();
+        let path = match text.strip_prefix("~/") {
+            Some(rest) => home.join(rest),
+            None => PathBuf::from(text),
+        };
+        if !path.is_absolute() {
+            return Err(Diagnostic::error(
+                "kiln::config::allow_roots",
+                format!("`deploy.allow_roots` entry `{text}` is neither absolute nor `~/…`"),
+            )
+            .help("write the folder's full path, e.g. \"~/dotfiles\" or \"/opt/dotfiles\""));
+        }
+        roots.push(path);
+    }
+    Ok(roots)
 }

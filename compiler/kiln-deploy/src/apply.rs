@@ -309,6 +309,7 @@ pub fn restore(
     relative: &str,
     entry: &kiln_model::RecordEntry,
     location: &crate::location::Location,
+    allow_roots: &[PathBuf],
     secrets: Option<&crate::secrets::Secrets>,
 ) -> Result<(), DeployError> {
     let holds_secret = entry.hash.is_keyed();
@@ -321,7 +322,7 @@ pub fn restore(
     // The record is read back from disk, so hold the live path to the same sandbox a deploy
     // would: below its root, through no symlink that leaves it.
     crate::location::check_relative(relative).map_err(|r| DeployError::Refused(r.0))?;
-    crate::location::check_sandbox(location, record.scope)
+    crate::location::check_sandbox(location, record.scope, allow_roots)
         .map_err(|r| DeployError::Refused(r.0))?;
     let live = &location.path();
     let dist = dist_file(record, relative).ok_or_else(|| {
@@ -435,6 +436,7 @@ mod tests {
             mode: 0o644,
             entry: None,
             link: None,
+            through: None,
             shared: Some(SharedUpdate {
                 seen: planned_against,
                 format: MergeFormat::Json,

@@ -22,6 +22,9 @@ pub struct DeployEnv {
     /// Each tool's homes, in order: what the dist manifests and deploy records carry from the
     /// tool's definition (see [`DeployEnv::knowing`]).
     pub homes: BTreeMap<String, Vec<HomeSpec>>,
+    /// Folders outside the home that a symlink in it may lead to for kiln to write through it
+    /// (`deploy.allow_roots` of the machine configuration: a dotfiles repository elsewhere).
+    pub allow_roots: Vec<PathBuf>,
 }
 
 impl DeployEnv {
@@ -162,15 +165,100 @@ pub fn check_relative(relative: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Where a symlink may lead for kiln to write through it: the location's root (the home, a
+/// tool home) and the allowed roots, each resolved.
+fn allowed_roots(location: &Location, allow_roots: &[PathBuf]) -> Vec<PathBuf> {
+    std::iter::once(&location.root)
+        .chain(allow_roots)
+        .map(|root| root.canonicalize().unwrap_or_else(|_| root.clone()))
+        .collect()
+}
+
+/// When the live file is a symlink the user made (into a dotfiles repository, say), where kiln
+/// writes instead: the file it leads to, so the link is kept. `Ok(None)`: not a symlink, or a
+/// project (where a link is never followed; the planner treats it as a conflict). A link that
+/// leads outside the root and `allow_roots`, dangles without a parent folder, loops or leads to
+/// a directory is refused, naming the link, its target and the setting.
+pub fn write_through(
+    location: &Location,
+    scope: BuildScope,
+    allow_roots: &[PathBuf],
+) -> Result<Option<Location>, Refusal> {
+    let link = location.path();
+    let is_link = std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link || scope == BuildScope::Project {
+        return Ok(None);
+    }
+    let target = resolve_link(&link)?;
+    let Some(root) = allowed_roots(location, allow_roots)
+        .into_iter()
+        .find(|root| target.starts_with(root))
+    else {
+        return Err(Refusal(format!(
+            "`{}` is a symlink to `{}`, outside `{}` and every `deploy.allow_roots` folder; add the target's folder to `deploy.allow_roots` in the machine configuration (~/.config/kiln/config.toml) to let kiln write through the link",
+            link.display(),
+            target.display(),
+            location.root.display()
+        )));
+    };
+    if target.is_dir() {
+        return Err(Refusal(format!(
+            "`{}` is a symlink to the directory `{}`; kiln writes a file here",
+            link.display(),
+            target.display()
+        )));
+    }
+    let relative = target
+        .strip_prefix(&root)
+        .unwrap_or(&target)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    Ok(Some(Location { root, relative }))
+}
+
+/// The file a symlink finally leads to; for a dangling link, the path it names (whose folder
+/// must exist).
+fn resolve_link(link: &Path) -> Result<PathBuf, Refusal> {
+    if let Ok(target) = link.canonicalize() {
+        return Ok(target);
+    }
+    let dangling = || {
+        Refusal(format!(
+            "`{}` is a dangling or looping symlink; fix or remove it",
+            link.display()
+        ))
+    };
+    let named = std::fs::read_link(link).map_err(|_| dangling())?;
+    let named = match link.parent() {
+        Some(parent) if named.is_relative() => parent.join(named),
+        _ => named,
+    };
+    let folder = named
+        .parent()
+        .and_then(|p| p.canonicalize().ok())
+        .ok_or_else(dangling)?;
+    let target = folder.join(named.file_name().ok_or_else(dangling)?);
+    // Still a link: a chain that ends nowhere, or a loop.
+    if std::fs::symlink_metadata(&target).is_ok() {
+        return Err(dangling());
+    }
+    Ok(target)
+}
+
 /// Checks that writing `location` cannot leave its root: every existing ancestor below the
-/// root is a real directory or (global scope only) a symlink that resolves inside the root; in
-/// project scope no symlink is followed at all. The file itself is checked by the planner.
-pub fn check_sandbox(location: &Location, scope: BuildScope) -> Result<(), Refusal> {
+/// root is a real directory or (global scope only) a symlink that resolves inside the root or
+/// one of `allow_roots`; in project scope no symlink is followed at all. The file itself is
+/// checked by the planner ([`write_through`]).
+pub fn check_sandbox(
+    location: &Location,
+    scope: BuildScope,
+    allow_roots: &[PathBuf],
+) -> Result<(), Refusal> {
     check_relative(&location.relative)?;
-    let root = location
-        .root
-        .canonicalize()
-        .unwrap_or_else(|_| location.root.clone());
+    let allowed = allowed_roots(location, allow_roots);
+    let root = &allowed[0];
     let mut current = location.root.clone();
     let segments: Vec<&str> = location.relative.split('/').collect();
     for segment in &segments[..segments.len().saturating_sub(1)] {
@@ -191,9 +279,9 @@ pub fn check_sandbox(location: &Location, scope: BuildScope) -> Result<(), Refus
                     current.display()
                 ))
             })?;
-            if !target.starts_with(&root) {
+            if !allowed.iter().any(|root| target.starts_with(root)) {
                 return Err(Refusal(format!(
-                    "`{}` is a symlink to `{}`, outside `{}`",
+                    "`{}` is a symlink to `{}`, outside `{}`; add the target's folder to `deploy.allow_roots` in the machine configuration to let kiln write through it",
                     current.display(),
                     target.display(),
                     root.display()
@@ -271,6 +359,7 @@ mod tests {
                     .collect(),
                 os: os.to_string(),
                 homes: builtin_homes(),
+                allow_roots: Vec::new(),
             };
             locate(&env, "claude-desktop", BuildScope::Global, None, file).path()
         };
@@ -357,6 +446,7 @@ mod tests {
                     .collect(),
                 os: os.to_string(),
                 homes: BTreeMap::from([("acme".to_string(), homes.clone())]),
+                allow_roots: Vec::new(),
             };
             locate(&env, "acme", scope, Some(Path::new("/p")), relative).path()
         };

@@ -153,7 +153,19 @@ pub fn apply_repairs(repairs: &[Repair]) -> Result<(), DeployError> {
         let mode = std::fs::metadata(&repair.from)
             .map(|m| kiln_store::fs::mode_of(&m))
             .unwrap_or(0o644);
-        kiln_store::fs::atomic_write(&repair.to, &bytes, mode)
+        // A copy that is a symlink (a dotfiles link) is written through; the link stays.
+        let to = match std::fs::symlink_metadata(&repair.to) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                repair.to.canonicalize().map_err(|e| {
+                    DeployError::Io(format!(
+                        "`{}` is a symlink that leads nowhere ({e}); fix or remove it",
+                        repair.to.display()
+                    ))
+                })?
+            }
+            _ => repair.to.clone(),
+        };
+        kiln_store::fs::atomic_write(&to, &bytes, mode)
             .map_err(|e| DeployError::Io(e.to_string()))?;
     }
     Ok(())

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::drift::{DriftReason, Live, compare};
 pub use crate::error::DeployError;
-use crate::location::{DeployEnv, Location, check_relative, check_sandbox, locate};
+use crate::location::{DeployEnv, Location, check_relative, check_sandbox, locate, write_through};
 use crate::merge::{MergeFormat, merge, owned_values};
 use crate::secrets::{Secrets, may_hold_secrets};
 
@@ -110,6 +110,9 @@ pub struct Step {
     /// if it changed before the write (compare-and-swap).
     #[serde(skip)]
     pub shared: Option<SharedUpdate>,
+    /// The user's symlink this step writes through (`path` is the file it leads to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub through: Option<PathBuf>,
 }
 
 /// What a shared-file update needs to be redone against a newer live file.
@@ -239,7 +242,7 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
             request.project,
             relative,
         );
-        let step = match check_sandbox(&location, request.scope) {
+        let step = match check_sandbox(&location, request.scope, &request.env.allow_roots) {
             Err(refusal) => step(relative, &location, Action::Refused { reason: refusal.0 }),
             Ok(()) => {
                 let dist_bytes = std::fs::read(tree.join(dist_path)).map_err(|e| {
@@ -258,9 +261,33 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
                     Some(secrets) if may_hold_secrets(entry) => secrets.substitute(&dist_bytes),
                     _ => (dist_bytes, false),
                 };
+                // A link the user made (dotfiles) is written through, and stays a link; a
+                // link kiln made (symlink mode) is kiln's to replace.
+                let links_here = matches!(request.mode, DeployMode::Symlink { .. })
+                    && !secret
+                    && read_only(entry);
+                let kiln_link = previous_files
+                    .get(relative)
+                    .is_some_and(|p| p.link.is_some());
+                let through = if links_here || kiln_link {
+                    None
+                } else {
+                    match write_through(&location, request.scope, &request.env.allow_roots) {
+                        Ok(through) => through,
+                        Err(refusal) => {
+                            steps.push(step(
+                                relative,
+                                &location,
+                                Action::Refused { reason: refusal.0 },
+                            ));
+                            continue;
+                        }
+                    }
+                };
+                let target = through.as_ref().unwrap_or(&location);
                 let file = Planned {
                     relative,
-                    location: &location,
+                    location: target,
                     entry,
                     previous: previous_files.get(relative),
                     secret,
@@ -268,14 +295,16 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
                     key,
                     options,
                 };
-                let live = Live::read(&location.path())?;
-                match (entry.merge, &request.mode) {
+                let live = Live::read(&target.path())?;
+                let mut planned = match (entry.merge, &request.mode) {
                     (Some(format), _) => plan_merge(&file, format, &bytes, &live)?,
-                    (None, DeployMode::Symlink { store }) if !secret && read_only(entry) => {
+                    (None, DeployMode::Symlink { store }) if links_here => {
                         plan_link(&file, bytes, store, &live)
                     }
                     (None, _) => plan_owned(&file, bytes, &live),
-                }
+                };
+                planned.through = through.is_some().then(|| location.path());
+                planned
             }
         };
         steps.push(step);
@@ -292,10 +321,22 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
             request.project,
             relative,
         );
-        if check_sandbox(&location, request.scope).is_err() {
+        if check_sandbox(&location, request.scope, &request.env.allow_roots).is_err() {
             continue;
         }
-        steps.push(plan_removal(relative, &location, recorded, key, options)?);
+        match write_through(&location, request.scope, &request.env.allow_roots) {
+            // Kiln's keys leave a shared file behind the user's link; a file of its own that
+            // the user's link leads to is released, never deleted through the link.
+            Ok(Some(target)) if recorded.merge.is_some() => {
+                let mut removal = plan_removal(relative, &target, recorded, key, options)?;
+                removal.through = Some(location.path());
+                steps.push(removal);
+            }
+            Ok(Some(_)) | Err(_) if recorded.link.is_none() => {
+                steps.push(step(relative, &location, Action::Keep));
+            }
+            _ => steps.push(plan_removal(relative, &location, recorded, key, options)?),
+        }
     }
     steps.sort_by(|a, b| a.relative.cmp(&b.relative));
     let root = scope_root(request.env, request.scope, request.project);
@@ -346,6 +387,7 @@ fn step(relative: &str, location: &Location, action: Action) -> Step {
         entry: None,
         link: None,
         shared: None,
+        through: None,
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::apply::{read_record, restore};
 use crate::drift::{FileState, assess};
 use crate::error::DeployError;
-use crate::location::{DeployEnv, locate};
+use crate::location::{DeployEnv, locate, write_through};
 use crate::secrets::{Secrets, existing_machine_key, find_references};
 
 /// One file kiln deployed, and how it stands.
@@ -304,6 +304,19 @@ pub fn repair(
             Some(Path::new(&record.root)),
             &file.relative,
         );
+        // Through the user's link, as deploy writes (never replacing the link).
+        let location = match entry.link {
+            Some(_) => Ok(None),
+            None => write_through(&location, record.scope, &env.allow_roots),
+        }
+        .map(|through| through.unwrap_or(location));
+        let location = match location {
+            Ok(location) => location,
+            Err(refusal) => {
+                repairs.failed.push(format!("{}: {}", file.path, refusal.0));
+                continue;
+            }
+        };
         if location.path() != live {
             repairs.failed.push(format!(
                 "{}: kiln now deploys this file to `{}` (a relocation variable changed, or the record was edited); run `kiln deploy`",
@@ -312,7 +325,14 @@ pub fn repair(
             ));
             continue;
         }
-        match restore(record, &file.relative, entry, &location, secrets.as_ref()) {
+        match restore(
+            record,
+            &file.relative,
+            entry,
+            &location,
+            &env.allow_roots,
+            secrets.as_ref(),
+        ) {
             Ok(()) => {
                 repairs.done.push(format!("restored {}", file.path));
                 (file.state, file.detail) = match assess(live, entry, key.as_ref()) {

@@ -84,7 +84,21 @@ pub struct MachineConfigSpec {
     /// Path of the library (absolute, or relative to this file; `~/` is the home directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub library: Option<String>,
+    /// Deploy settings only a machine may give (a library cannot widen where kiln writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeploySpec>,
     /// The settings shared with `kiln.toml`.
     #[serde(flatten)]
     pub values: ConfigValues,
+}
+
+/// `[deploy]` of a machine configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct DeploySpec {
+    /// Folders outside the home (absolute, or `~/…`) that a symlink in the home may lead to
+    /// for kiln to write through it, keeping the link: a dotfiles repository elsewhere. A link
+    /// into the home itself needs no entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_roots: Vec<String>,
 }

@@ -17,9 +17,9 @@ pub fn run(
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
     if let Some(manifest) = &args.manifest {
-        return run_manifest(manifest, args, reporter);
+        return run_manifest(manifest, args, global, reporter);
     }
-    let (env, state) = Context::deploy_env()?;
+    let (env, state) = Context::deploy_env(global)?;
     let mut survey = survey(&state).map_err(|e| failure(&e))?;
     let mut repaired = Vec::new();
     if args.fix {
@@ -98,6 +98,7 @@ pub fn run(
 fn run_manifest(
     path: &std::path::Path,
     args: &CheckArgs,
+    global: &GlobalArgs,
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
     use kiln_deploy::pairs::{PairState, check_pairs};
@@ -116,7 +117,7 @@ fn run_manifest(
             return Ok(ExitCode::from(2));
         }
     };
-    let (env, _) = Context::deploy_env()?;
+    let (env, _) = Context::deploy_env(global)?;
     let base = path.parent().unwrap_or(std::path::Path::new("."));
     let report =
         check_pairs(&spec, base, &env.home, args.fix, args.dry_run).map_err(|e| failure(&e))?;

@@ -49,7 +49,7 @@ pub fn run(
             .join(kiln_core::library::library_paths(&located.location.root).dist),
     };
     let config = located.config_only(args.profile.as_deref())?.config;
-    let (env, state) = Context::deploy_env()?;
+    let (env, state) = Context::deploy_env(global)?;
     let request = DeployRequest {
         dist: &dist,
         builds,
@@ -128,7 +128,14 @@ fn human(plans: &[DeployPlan], dry_run: bool, blocked: bool, reporter: &Reporter
                 Action::Drift { reason } => format!("drift, left alone: {reason}"),
                 Action::Refused { reason } => format!("REFUSED: {reason}"),
             };
-            out.push_str(&format!("  {}  {line}\n", step.path.display()));
+            match &step.through {
+                Some(link) => out.push_str(&format!(
+                    "  {} → {}  {line}\n",
+                    link.display(),
+                    step.path.display()
+                )),
+                None => out.push_str(&format!("  {}  {line}\n", step.path.display())),
+            }
         }
     }
     if blocked {

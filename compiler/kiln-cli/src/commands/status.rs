@@ -25,7 +25,7 @@ pub fn run(
     format: OutputFormat,
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
-    let (_, state) = Context::deploy_env()?;
+    let (_, state) = Context::deploy_env(global)?;
     let survey = survey(&state).map_err(|e| failure(&e))?;
     // Builds never deployed: only when a library is at hand (status works without one).
     let undeployed = match Context::load(global, None) {
