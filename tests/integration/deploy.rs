@@ -1501,3 +1501,127 @@ fn check_manifest_fix_writes_through_a_symlinked_copy() {
         "new\n"
     );
 }
+
+/// Every entry under `dir`: file bytes, link targets, folders.
+fn contents_of(dir: &Path) -> BTreeMap<String, String> {
+    entries(dir)
+        .into_iter()
+        .map(|path| {
+            let metadata = std::fs::symlink_metadata(&path).expect("stat");
+            let what = if metadata.file_type().is_symlink() {
+                format!(
+                    "link {}",
+                    std::fs::read_link(&path).expect("link").display()
+                )
+            } else if metadata.is_dir() {
+                "dir".to_string()
+            } else {
+                format!(
+                    "file {}",
+                    String::from_utf8_lossy(&std::fs::read(&path).expect("read"))
+                )
+            };
+            (path.display().to_string(), what)
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn undeploy_gives_back_the_home_as_it_was_and_keeps_the_links() {
+    let machine = Machine::new();
+    let dotfiles = machine.sandbox.home().join("dotfiles");
+    link_dotfiles(&machine, &dotfiles);
+    std::fs::create_dir_all(machine.home(".claude/rules")).expect("mkdir");
+    std::fs::write(machine.home(".claude/rules/mine.md"), "my rule\n").expect("user rule");
+    let before = contents_of(&machine.sandbox.home());
+
+    let deploy = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(deploy.status.code(), Some(0), "{}", text(&deploy, &machine));
+    assert_ne!(before, contents_of(&machine.sandbox.home()));
+
+    // A dry run lists what it would remove and writes nothing.
+    let deployed = contents_of(&machine.sandbox.home());
+    let dry = machine.kiln(&["undeploy", "claude-code", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry, &machine));
+    assert!(text(&dry, &machine).contains("would undeploy claude-code/personal"));
+    assert_eq!(
+        deployed,
+        contents_of(&machine.sandbox.home()),
+        "--dry-run wrote"
+    );
+
+    // A file the user edited is left alone (exit 1, still recorded) until --force.
+    let edited = machine.home(".claude/rules/git-workflow.md");
+    std::fs::write(&edited, "edited by hand\n").expect("edit");
+    let undeploy = machine.kiln(&["undeploy", "claude-code"]);
+    let shown = text(&undeploy, &machine);
+    assert_eq!(undeploy.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("left alone") && shown.contains("git-workflow.md"),
+        "{shown}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&edited).expect("kept"),
+        "edited by hand\n"
+    );
+    assert_links_kept(&machine, &dotfiles, "after undeploy");
+    let forced = machine.kiln(&["undeploy", "claude-code", "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced, &machine));
+
+    assert_eq!(
+        before,
+        contents_of(&machine.sandbox.home()),
+        "undeploy did not give the home back byte for byte"
+    );
+    let records = std::fs::read_dir(machine.sandbox.state().join("kiln/records"))
+        .expect("records")
+        .count();
+    assert_eq!(records, 0, "the record was not retired");
+    let again = machine.kiln(&["undeploy", "--all"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(text(&again, &machine).contains("nothing to undeploy"));
+}
+
+#[test]
+fn undeploy_of_a_fresh_home_and_a_project_leaves_nothing_behind() {
+    let machine = Machine::new();
+    let project = tempfile::tempdir().expect("project");
+    std::fs::write(project.path().join("README.md"), "mine\n").expect("project file");
+    let project_dir = project.path().display().to_string();
+    for extra in [&[][..], &["--project", project_dir.as_str()][..]] {
+        let mut args = vec!["deploy", "personal", "--all-tools"];
+        args.extend_from_slice(extra);
+        let output = machine.kiln(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    }
+    assert!(machine.home(".claude.json").is_file());
+    let undeploy = machine.kiln(&["undeploy", "--all"]);
+    assert_eq!(
+        undeploy.status.code(),
+        Some(0),
+        "{}",
+        text(&undeploy, &machine)
+    );
+    assert_eq!(
+        entries(&machine.sandbox.home()),
+        Vec::<PathBuf>::new(),
+        "the home is not empty again"
+    );
+    // The project's deployment is still there until undeployed from the project.
+    assert!(entries(project.path()).len() > 1);
+    let undeploy = machine.kiln(&["undeploy", "--all", "--project", &project_dir]);
+    assert_eq!(
+        undeploy.status.code(),
+        Some(0),
+        "{}",
+        text(&undeploy, &machine)
+    );
+    assert_eq!(
+        entries(project.path()),
+        vec![project.path().join("README.md")]
+    );
+    let status = machine.kiln(&["status", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(report["deployments"], serde_json::json!([]), "{report}");
+}

@@ -106,6 +106,11 @@ pub enum Command {
     /// project with --project. Plans first and writes nothing while any file kiln did not write
     /// is in the way (exit 3); builds first if needed.
     Deploy(DeployArgs),
+    /// Take back what kiln deployed for some tools (or --all) in the home, or a project with
+    /// --project: files kiln created are removed (with the folders it created, once empty),
+    /// kiln's keys leave shared files and the user's bytes stay; files the user changed since
+    /// are left alone unless --force. Exit 0 done, 1 files left alone, 3 refused.
+    Undeploy(UndeployArgs),
     /// Check deployed files for drift against what kiln recorded and what dist now holds.
     /// Exit 0 synced, 1 drift.
     Check(CheckArgs),
@@ -181,6 +186,29 @@ pub struct DeployArgs {
     #[arg(long, conflicts_with = "force")]
     pub backup: bool,
     /// Overwrite conflicting and drifted files.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// Arguments of `kiln undeploy`.
+#[derive(Debug, Args)]
+pub struct UndeployArgs {
+    /// The tools to undeploy (as `kiln status` lists them).
+    #[arg(required_unless_present = "all")]
+    pub tools: Vec<String>,
+    /// Every tool deployed into the target.
+    #[arg(long, conflicts_with = "tools")]
+    pub all: bool,
+    /// Undeploy the project scope from this directory (default: the global scope in $HOME).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Print what would be removed and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove files the user changed since kiln wrote them.
     #[arg(long)]
     pub force: bool,
     /// Output format.

@@ -33,14 +33,14 @@ impl Target {
             })
     }
 
-    fn scope(&self) -> BuildScope {
+    pub(crate) fn scope(&self) -> BuildScope {
         match self {
             Target::Global => BuildScope::Global,
             Target::Project(_) => BuildScope::Project,
         }
     }
 
-    fn project_dir(&self) -> Option<&Path> {
+    pub(crate) fn project_dir(&self) -> Option<&Path> {
         match self {
             Target::Global => None,
             Target::Project(dir) => Some(dir),

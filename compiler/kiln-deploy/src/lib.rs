@@ -20,3 +20,4 @@ pub mod pairs;
 pub mod plan;
 pub mod secrets;
 pub mod survey;
+pub mod undeploy;

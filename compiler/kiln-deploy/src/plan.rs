@@ -465,6 +465,7 @@ fn plan_link(file: &Planned<'_>, bytes: Vec<u8>, store: &Path, live: &Live) -> S
         created: file.previous.is_none_or(|p| p.created),
         link: Some(target.display().to_string()),
         live: None,
+        created_parents: Vec::new(),
     };
     let write = |mut s: Step, action: Action| {
         s.action = action;
@@ -536,6 +537,7 @@ fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {
         created,
         link: None,
         live: None,
+        created_parents: Vec::new(),
     };
     let created_before = previous.is_some_and(|p| p.created);
     let mut result = file.step(Action::Keep);
@@ -660,24 +662,31 @@ fn plan_merge(
             e.message
         ))
     };
-    let recorded = |text: &str, created: bool| -> Result<RecordEntry, DeployError> {
-        let values = owned_values(format, text, owned).map_err(fail)?;
-        Ok(RecordEntry {
-            hash: hashing.of(text.as_bytes(), secret),
-            mode: entry.mode,
-            dist_hash: entry.hash.clone(),
-            merge: Some(format),
-            owned_keys: owned.clone(),
-            owned_hash: Some(hashing.json_of(&values, secret)),
-            created,
-            link: None,
-            live: None,
-        })
-    };
+    // `before`: the live text kiln merged into (`None`: kiln creates the file).
+    let recorded =
+        |text: &str, created: bool, before: Option<&str>| -> Result<RecordEntry, DeployError> {
+            let values = owned_values(format, text, owned).map_err(fail)?;
+            let mut created_parents = absent_parents(format, before, owned).map_err(fail)?;
+            created_parents.extend(previous.into_iter().flat_map(|p| p.created_parents.clone()));
+            created_parents.sort();
+            created_parents.dedup();
+            Ok(RecordEntry {
+                hash: hashing.of(text.as_bytes(), secret),
+                mode: entry.mode,
+                dist_hash: entry.hash.clone(),
+                merge: Some(format),
+                owned_keys: owned.clone(),
+                owned_hash: Some(hashing.json_of(&values, secret)),
+                created,
+                link: None,
+                live: None,
+                created_parents,
+            })
+        };
     let (bytes, mode) = match live {
         Live::Missing => {
             let text = merge(format, None, &fragment, owned, &[]).map_err(fail)?;
-            result.entry = Some(recorded(&text, true)?);
+            result.entry = Some(recorded(&text, true, None)?);
             result.bytes = Some(text.into_bytes());
             result.mode = if secret {
                 FileMode::PRIVATE.bits()
@@ -743,7 +752,11 @@ fn plan_merge(
         }
     }
     let merged = merge(format, Some(text), &fragment, owned, &previously_owned).map_err(fail)?;
-    result.entry = Some(recorded(&merged, previous.is_some_and(|p| p.created))?);
+    result.entry = Some(recorded(
+        &merged,
+        previous.is_some_and(|p| p.created),
+        Some(text),
+    )?);
     if merged != text || mode_changes {
         result.action = Action::Update;
         result.bytes = Some(merged.into_bytes());
@@ -756,6 +769,60 @@ fn plan_merge(
         });
     }
     Ok(result)
+}
+
+/// The parents of kiln's keys (`/mcpServers` of `/mcpServers/memory`) that `text` lacks, so
+/// kiln's merge creates them; every parent when there is no text yet.
+fn absent_parents(
+    format: MergeFormat,
+    text: Option<&str>,
+    owned: &[String],
+) -> Result<Vec<String>, crate::merge::MergeError> {
+    let mut parents: Vec<String> = owned
+        .iter()
+        .flat_map(|key| {
+            let segments: Vec<&str> = key.split('/').skip(1).collect();
+            (1..segments.len())
+                .map(move |n| format!("/{}", segments[..n].join("/")))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    parents.sort();
+    parents.dedup();
+    let Some(text) = text else {
+        return Ok(parents);
+    };
+    let present = owned_values(format, text, &parents)?;
+    Ok(parents
+        .into_iter()
+        .filter(|parent| present.get(parent).is_none_or(Option::is_none))
+        .collect())
+}
+
+/// `text` without kiln's keys, and without the parents kiln created for them once they are
+/// empty (deepest first).
+fn without_kiln_keys(
+    format: MergeFormat,
+    text: &str,
+    recorded: &RecordEntry,
+) -> Result<String, crate::merge::MergeError> {
+    let empty = serde_json::json!({});
+    let mut out = merge(format, Some(text), &empty, &[], &recorded.owned_keys)?;
+    let mut parents = recorded.created_parents.clone();
+    parents.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+    for parent in parents {
+        let value = owned_values(format, &out, std::slice::from_ref(&parent))?;
+        if value.get(&parent).and_then(Option::as_ref) == Some(&empty) {
+            out = merge(
+                format,
+                Some(&out),
+                &empty,
+                &[],
+                std::slice::from_ref(&parent),
+            )?;
+        }
+    }
+    Ok(out)
 }
 
 fn plan_removal(
@@ -775,14 +842,7 @@ fn plan_removal(
             return Ok(result);
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let merged = merge(
-            format,
-            Some(&text),
-            &serde_json::json!({}),
-            &[],
-            &recorded.owned_keys,
-        )
-        .map_err(|e| {
+        let merged = without_kiln_keys(format, &text, recorded).map_err(|e| {
             DeployError::Unparsable(format!(
                 "`{}` does not parse: {}",
                 path.display(),
@@ -790,7 +850,13 @@ fn plan_removal(
             ))
         })?;
         result.mode = mode.bits();
-        result.action = if merged == text {
+        // A shared file kiln created and nothing else wrote into goes, too.
+        let nothing_left = recorded.created
+            && fragment_value(format, merged.as_bytes())
+                .is_ok_and(|value| value == serde_json::json!({}));
+        result.action = if nothing_left {
+            Action::Remove
+        } else if merged == text {
             Action::Keep
         } else {
             Action::Update

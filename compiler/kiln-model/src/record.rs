@@ -42,6 +42,11 @@ pub struct RecordEntry {
     /// relocated, e.g. `$CLAUDE_CONFIG_DIR`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<String>,
+    /// Shared files: the parents of kiln's keys that were not there before kiln merged
+    /// (`/mcpServers`), removed again with kiln's keys once empty, so an undeploy gives the
+    /// user's file back as it was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_parents: Vec<String>,
 }
 
 /// What kiln deployed into one root.

@@ -11,6 +11,7 @@ mod graph;
 mod resolve;
 mod status;
 mod tools;
+mod undeploy;
 mod validate;
 
 use std::process::ExitCode;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
         ),
         Command::Build(args) => build::run(&cli.global, &args, reporter),
         Command::Deploy(args) => deploy::run(&cli.global, &args, reporter),
+        Command::Undeploy(args) => undeploy::run(&cli.global, &args, reporter),
         Command::Check(args) => check::run(&args, &cli.global, reporter),
         Command::Status { format } => status::run(&cli.global, format, reporter),
     }
