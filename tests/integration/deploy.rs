@@ -1625,3 +1625,76 @@ fn undeploy_of_a_fresh_home_and_a_project_leaves_nothing_behind() {
     let report: Value = serde_json::from_slice(&status.stdout).expect("json");
     assert_eq!(report["deployments"], serde_json::json!([]), "{report}");
 }
+
+#[test]
+fn a_tool_the_machine_dropped_is_retired_until_undeployed() {
+    let machine = Machine::new();
+    for tool in ["claude-code", "codex"] {
+        let output = machine.kiln(&["deploy", "personal", tool]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    }
+    let config = machine
+        .library
+        .path()
+        .join(".no-user-config/kiln/config.toml");
+    let mut settings = std::fs::read_to_string(&config).expect("config");
+    settings.insert_str(0, "profile = \"personal\"\n");
+    std::fs::write(&config, &settings).expect("write");
+    assert_eq!(
+        machine.kiln(&["check"]).status.code(),
+        Some(0),
+        "both in use: synced"
+    );
+
+    // The machine now uses Claude Code only.
+    settings.insert_str(0, "tools = [\"claude-code\"]\n");
+    std::fs::write(&config, &settings).expect("write");
+    let check = machine.kiln(&["check", "--json"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check, &machine));
+    let report: Value = serde_json::from_slice(&check.stdout).expect("json");
+    let files = report["files"].as_array().expect("files");
+    let retired: Vec<&Value> = files.iter().filter(|f| f["tool"] == "codex").collect();
+    assert!(!retired.is_empty());
+    assert!(retired.iter().all(|f| f["state"] == "retired"), "{report}");
+    assert!(
+        files
+            .iter()
+            .filter(|f| f["tool"] == "claude-code")
+            .all(|f| f["state"] == "synced"),
+        "{report}"
+    );
+    let status = machine.kiln(&["status", "--format", "json"]);
+    let status: Value = serde_json::from_slice(&status.stdout).expect("json");
+    let states: Vec<(String, String)> = status["deployments"]
+        .as_array()
+        .expect("deployments")
+        .iter()
+        .map(|d| {
+            (
+                d["tool"].as_str().unwrap_or_default().into(),
+                d["state"].as_str().unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("claude-code".to_string(), "synced".to_string()),
+            ("codex".to_string(), "retired".to_string())
+        ]
+    );
+
+    let undeploy = machine.kiln(&["undeploy", "codex"]);
+    assert_eq!(
+        undeploy.status.code(),
+        Some(0),
+        "{}",
+        text(&undeploy, &machine)
+    );
+    assert!(!machine.home(".codex").exists());
+    assert_eq!(
+        machine.kiln(&["check"]).status.code(),
+        Some(0),
+        "retired tool undeployed"
+    );
+}

@@ -211,6 +211,22 @@ impl Project {
         Ok(jobs)
     }
 
+    /// The tools this machine uses: the configuration's `tools`, else the configured profile's;
+    /// `None` when neither can be told (no profile configured, or it does not resolve).
+    pub fn tools_in_use(&self) -> Option<std::collections::BTreeSet<String>> {
+        if let Some(tools) = self.config.get("tools").and_then(|s| s.value.as_array()) {
+            return Some(
+                tools
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect(),
+            );
+        }
+        let choice = self.choose_profile().ok()?;
+        let resolved = self.resolve(&choice.name).ok()?;
+        Some(resolved.profile.tools.keys().cloned().collect())
+    }
+
     /// Every profile's name, sorted.
     pub fn profile_names(&self) -> Vec<String> {
         self.library.profiles.keys().cloned().collect()

@@ -281,6 +281,16 @@ impl Context {
         ))
     }
 
+    /// The tools this machine uses (see [`kiln_build::Project::tools_in_use`]); `None` without
+    /// a valid library and a configured profile or `tools` list.
+    pub fn tools_in_use(global: &GlobalArgs) -> Option<std::collections::BTreeSet<String>> {
+        let project = Context::load(global, None).ok()?.open();
+        if project.has_errors() {
+            return None;
+        }
+        project.tools_in_use()
+    }
+
     /// Finds and loads the library and merges the configuration layers. `profile_flag` is the
     /// profile given on the command line, if any.
     pub fn load(global: &GlobalArgs, profile_flag: Option<&str>) -> Result<Context, Diagnostic> {

@@ -105,10 +105,13 @@ pub enum FileState {
     Mode,
     /// As kiln deployed it, but dist has a newer build (or no longer builds it).
     Stale,
+    /// Left by a tool this machine no longer uses (its configuration dropped it): still
+    /// there until `kiln undeploy`.
+    Retired,
 }
 
 impl FileState {
-    /// `synced`, `modified`, `missing`, `mode` or `stale`.
+    /// `synced`, `modified`, `missing`, `mode`, `stale` or `retired`.
     pub fn as_str(self) -> &'static str {
         match self {
             FileState::Synced => "synced",
@@ -116,6 +119,7 @@ impl FileState {
             FileState::Missing => "missing",
             FileState::Mode => "mode",
             FileState::Stale => "stale",
+            FileState::Retired => "retired",
         }
     }
 

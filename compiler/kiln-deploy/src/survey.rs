@@ -137,6 +137,20 @@ impl Survey {
         self.files.iter().any(|f| f.state != FileState::Synced)
     }
 
+    /// Marks every file of a deployment whose tool is not in `in_use` (the machine's tools)
+    /// as retired: never synced, until `kiln undeploy` takes it back.
+    pub fn retire(&mut self, in_use: &BTreeSet<String>) {
+        for file in &mut self.files {
+            if !in_use.contains(&file.tool) {
+                file.state = FileState::Retired;
+                file.detail = Some(format!(
+                    "{} is no longer used on this machine; run `kiln undeploy {}`",
+                    file.tool, file.tool
+                ));
+            }
+        }
+    }
+
     /// One summary per deployment (record).
     pub fn deployments(&self) -> Vec<Deployment> {
         let mut deployments: Vec<Deployment> = self
@@ -167,7 +181,9 @@ impl Survey {
                 .or_default() += 1;
         }
         for deployment in &mut deployments {
-            deployment.state = if deployment.counts.keys().any(|s| s.is_drift()) {
+            deployment.state = if deployment.counts.contains_key(&FileState::Retired) {
+                DeploymentState::Retired
+            } else if deployment.counts.keys().any(|s| s.is_drift()) {
                 DeploymentState::Drift
             } else if deployment.counts.contains_key(&FileState::Stale) {
                 DeploymentState::Stale
@@ -226,15 +242,18 @@ pub enum DeploymentState {
     Drift,
     /// dist moved on.
     Stale,
+    /// Its tool is no longer used on this machine; `kiln undeploy` takes it back.
+    Retired,
 }
 
 impl DeploymentState {
-    /// `synced`, `drift` or `stale`.
+    /// `synced`, `drift`, `stale` or `retired`.
     pub fn as_str(self) -> &'static str {
         match self {
             DeploymentState::Synced => "synced",
             DeploymentState::Drift => "drift",
             DeploymentState::Stale => "stale",
+            DeploymentState::Retired => "retired",
         }
     }
 }

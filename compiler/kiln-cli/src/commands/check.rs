@@ -21,6 +21,9 @@ pub fn run(
     }
     let (env, state) = Context::deploy_env(global)?;
     let mut survey = survey(&state).map_err(|e| failure(&e))?;
+    if let Some(in_use) = Context::tools_in_use(global) {
+        survey.retire(&in_use);
+    }
     let mut repaired = Vec::new();
     if args.fix {
         // The 1Password command comes from the configuration; without a library, the default.

@@ -26,12 +26,20 @@ pub fn run(
     reporter: &Reporter,
 ) -> Result<ExitCode, Diagnostic> {
     let (_, state) = Context::deploy_env(global)?;
-    let survey = survey(&state).map_err(|e| failure(&e))?;
-    // Builds never deployed: only when a library is at hand (status works without one).
-    let undeployed = match Context::load(global, None) {
-        Ok(context) => survey.undeployed(&context.location.root.join(context.library.paths().dist)),
-        Err(_) => Vec::new(),
-    };
+    let mut survey = survey(&state).map_err(|e| failure(&e))?;
+    // Builds never deployed and retired tools: only when a library is at hand (status works
+    // without one).
+    let project = Context::load(global, None).ok().map(Context::open);
+    let undeployed = project
+        .as_ref()
+        .map(|project| survey.undeployed(&project.dist().root))
+        .unwrap_or_default();
+    if let Some(in_use) = project
+        .filter(|project| !project.has_errors())
+        .and_then(|project| project.tools_in_use())
+    {
+        survey.retire(&in_use);
+    }
     let status = Status {
         deployments: survey.deployments(),
         undeployed,
