@@ -269,12 +269,28 @@ fn drift_is_reported_left_alone_and_forced_back() {
     assert_eq!(check.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&check.stdout).expect("json");
     assert_eq!(report["counts"]["modified"], 1, "{report}");
+    // Drift left alone is never silent success: exit 4, the file named, the ways out given.
     let output = machine.kiln(&["deploy", "personal", "claude-code"]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("drift, left alone"));
+    let shown = text(&output, &machine);
+    assert_eq!(output.status.code(), Some(4), "{shown}");
+    assert!(
+        shown.contains("drift, left alone")
+            && shown.contains("clean-code.md")
+            && shown.contains("kiln check --diff")
+            && shown.contains("--force"),
+        "{shown}"
+    );
     assert_eq!(
         std::fs::read_to_string(&rule).expect("read"),
         "edited by hand\n"
+    );
+    // check --diff shows the edit against what kiln deployed.
+    let diff = machine.kiln(&["check", "--diff"]);
+    assert_eq!(diff.status.code(), Some(1));
+    let shown = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        shown.contains("clean-code.md (kiln)") && shown.contains("+edited by hand"),
+        "{shown}"
     );
     let output = machine.kiln(&["deploy", "personal", "claude-code", "--force"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
@@ -1697,4 +1713,49 @@ fn a_tool_the_machine_dropped_is_retired_until_undeployed() {
         Some(0),
         "retired tool undeployed"
     );
+}
+
+#[test]
+fn check_fix_keeps_a_hand_edit_as_a_backup_and_never_restores_over_a_newer_dist() {
+    let machine = Machine::new();
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let rule = machine.home(".claude/rules/clean-code.md");
+    let deployed = std::fs::read_to_string(&rule).expect("read");
+    std::fs::write(&rule, "edited by hand\n").expect("edit");
+    let fix = machine.kiln(&["check", "--fix"]);
+    let shown = text(&fix, &machine);
+    assert_eq!(fix.status.code(), Some(0), "{shown}");
+    assert_eq!(std::fs::read_to_string(&rule).expect("read"), deployed);
+    let backup = machine.home(".claude/rules/clean-code.md.kiln-backup");
+    assert_eq!(
+        std::fs::read_to_string(&backup).expect("the edit was discarded without a backup"),
+        "edited by hand\n"
+    );
+    assert!(shown.contains("kiln-backup"), "{shown}");
+
+    // Dist moves on (a rebuild after a library edit) and the file is edited again: --fix
+    // says to deploy instead of writing bytes the record does not describe, on every run.
+    let source = machine
+        .library
+        .path()
+        .join("components/rules/clean-code.rule.md");
+    let text_now = std::fs::read_to_string(&source).expect("read");
+    std::fs::write(&source, format!("{text_now}\nOne more line.\n")).expect("edit library");
+    let build = machine.kiln(&["build", "personal", "claude-code"]);
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build, &machine));
+    std::fs::write(&rule, "edited again\n").expect("edit");
+    for round in 0..2 {
+        let fix = machine.kiln(&["check", "--fix"]);
+        let shown = text(&fix, &machine);
+        assert_eq!(fix.status.code(), Some(1), "round {round}: {shown}");
+        assert!(
+            shown.contains("run `kiln deploy`"),
+            "round {round}: {shown}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&rule).expect("read"),
+            "edited again\n"
+        );
+    }
 }

@@ -234,6 +234,10 @@ pub struct CheckArgs {
     /// A per-file table instead of the summary.
     #[arg(long)]
     pub full: bool,
+    /// For each drifted file, a unified diff on stdout from what kiln deployed (what --fix
+    /// would write) to what is there now. Files holding secrets are named, never shown.
+    #[arg(long, conflicts_with_all = ["manifest", "json"])]
+    pub diff: bool,
     /// Machine output on stdout.
     #[arg(long)]
     pub json: bool,

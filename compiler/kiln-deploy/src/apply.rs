@@ -300,31 +300,37 @@ pub fn dist_file(record: &DeployRecord, relative: &str) -> Option<PathBuf> {
     )
 }
 
-/// Puts back what kiln deployed at `location` (where kiln deploys `relative` now, never a path
-/// read from the record) for one recorded file whose dist build has not moved on:
-/// the dist bytes, kiln's keys merged into a shared file, or the symlink. Files holding secrets
-/// need `secrets` resolved for their dist bytes (their values are not kept anywhere).
-pub fn restore(
+/// What putting a recorded file back writes.
+pub enum Restoration {
+    /// The symlink to kiln's rendered store file (holding `bytes`).
+    Link {
+        target: PathBuf,
+        bytes: Vec<u8>,
+        mode: u32,
+    },
+    /// The file's whole new content.
+    File { bytes: Vec<u8>, mode: u32 },
+}
+
+/// What putting back one recorded file at `live` would write: the dist bytes, the live file
+/// with kiln's keys merged back, or the symlink. Refused when dist has moved on since the
+/// deploy (that needs `kiln deploy`, or every `--fix` would "restore" a file the record does
+/// not describe). Files holding secrets need `secrets` resolved (their values are kept
+/// nowhere).
+pub fn restoration(
     record: &DeployRecord,
     relative: &str,
     entry: &kiln_model::RecordEntry,
-    location: &crate::location::Location,
-    allow_roots: &[PathBuf],
+    live: &Path,
     secrets: Option<&crate::secrets::Secrets>,
-) -> Result<(), DeployError> {
+) -> Result<Restoration, DeployError> {
     let holds_secret = entry.hash.is_keyed();
     if holds_secret && secrets.is_none() {
         return Err(DeployError::Secret(format!(
             "`{}` holds a secret that was not resolved; run `kiln deploy --force`",
-            location.path().display()
+            live.display()
         )));
     }
-    // The record is read back from disk, so hold the live path to the same sandbox a deploy
-    // would: below its root, through no symlink that leaves it.
-    crate::location::check_relative(relative).map_err(|r| DeployError::Refused(r.0))?;
-    crate::location::check_sandbox(location, record.scope, allow_roots)
-        .map_err(|r| DeployError::Refused(r.0))?;
-    let live = &location.path();
     let dist = dist_file(record, relative).ok_or_else(|| {
         DeployError::Record(
             "the record does not name its dist manifest; run `kiln deploy --force`".to_string(),
@@ -336,16 +342,26 @@ pub fn restore(
             dist.display()
         ))
     })?;
+    if kiln_store::hash::content_hash(&bytes) != entry.dist_hash {
+        return Err(DeployError::Dist(format!(
+            "dist has moved on since `{}` was deployed; run `kiln deploy` (with --force to overwrite the edit)",
+            live.display()
+        )));
+    }
     let bytes = match secrets {
         Some(secrets) if holds_secret => secrets.substitute(&bytes).0,
         _ => bytes,
     };
     let mode = entry.mode.bits();
     if let Some(target) = &entry.link {
-        return link(Path::new(target), &bytes, mode, live);
+        return Ok(Restoration::Link {
+            target: PathBuf::from(target),
+            bytes,
+            mode,
+        });
     }
     let Some(format) = entry.merge else {
-        return atomic_write(live, &bytes, mode).map_err(DeployError::from);
+        return Ok(Restoration::File { bytes, mode });
     };
     let fragment = crate::plan::fragment_value(format, &bytes)?;
     let current = std::fs::read_to_string(live).ok();
@@ -366,7 +382,64 @@ pub fn restore(
     let keep_mode = std::fs::metadata(live)
         .map(|m| kiln_store::fs::mode_of(&m))
         .unwrap_or(mode);
-    atomic_write(live, merged.as_bytes(), keep_mode).map_err(fs)
+    Ok(Restoration::File {
+        bytes: merged.into_bytes(),
+        mode: keep_mode,
+    })
+}
+
+/// Puts back what kiln deployed at `location` (where kiln deploys `relative` now, never a path
+/// read from the record; see [`restoration`]). A hand edit is never discarded: the edited
+/// file is first copied to `<name>.kiln-backup` (returned).
+pub fn restore(
+    record: &DeployRecord,
+    relative: &str,
+    entry: &kiln_model::RecordEntry,
+    location: &crate::location::Location,
+    allow_roots: &[PathBuf],
+    secrets: Option<&crate::secrets::Secrets>,
+) -> Result<Option<PathBuf>, DeployError> {
+    // The record is read back from disk, so hold the live path to the same sandbox a deploy
+    // would: below its root, through no symlink that leaves it.
+    crate::location::check_relative(relative).map_err(|r| DeployError::Refused(r.0))?;
+    crate::location::check_sandbox(location, record.scope, allow_roots)
+        .map_err(|r| DeployError::Refused(r.0))?;
+    let live = &location.path();
+    let restoration = restoration(record, relative, entry, live, secrets)?;
+    // A regular file whose content the user changed is kept aside first.
+    let edited = match std::fs::symlink_metadata(live) {
+        Ok(metadata) if metadata.is_file() => {
+            let bytes = std::fs::read(live).map_err(|e| {
+                DeployError::Io(format!("failed to read `{}`: {e}", live.display()))
+            })?;
+            let wanted = match &restoration {
+                Restoration::File { bytes, .. } => Some(bytes.as_slice()),
+                Restoration::Link { .. } => None,
+            };
+            (wanted != Some(bytes.as_slice())).then_some(bytes)
+        }
+        _ => None,
+    };
+    let backup = match edited {
+        Some(bytes) => {
+            let to = crate::plan::backup_path(live);
+            let mode = std::fs::metadata(live)
+                .map(|m| kiln_store::fs::mode_of(&m))
+                .unwrap_or(0o600);
+            atomic_write(&to, &bytes, mode).map_err(fs)?;
+            Some(to)
+        }
+        None => None,
+    };
+    match restoration {
+        Restoration::Link {
+            target,
+            bytes,
+            mode,
+        } => link(&target, &bytes, mode, live)?,
+        Restoration::File { bytes, mode } => atomic_write(live, &bytes, mode).map_err(fs)?,
+    }
+    Ok(backup)
 }
 
 /// Records the directories a write is about to create below the root.

@@ -96,6 +96,15 @@ impl DeployReport {
     pub fn blocked(&self) -> bool {
         self.plans.iter().any(|p| p.blockers().next().is_some())
     }
+
+    /// The files the user changed since kiln deployed them, which the deploy left alone.
+    pub fn drifted(&self) -> Vec<&crate::plan::Step> {
+        self.plans
+            .iter()
+            .flat_map(|plan| &plan.steps)
+            .filter(|step| matches!(step.action, crate::plan::Action::Drift { .. }))
+            .collect()
+    }
 }
 
 /// Plans every build and, unless it is a dry run or anything blocks, applies them all.

@@ -137,6 +137,25 @@ impl Survey {
         self.files.iter().any(|f| f.state != FileState::Synced)
     }
 
+    /// What `check --fix` would write for a drifted file (`None`: a symlink), for showing the
+    /// difference. A file that holds a secret is an error, so no value is ever shown.
+    pub fn wanted(&self, file: &FileReport) -> Result<Option<Vec<u8>>, DeployError> {
+        let record = &self.records[file.record].1;
+        let entry = &record.files[&file.relative];
+        Ok(
+            match crate::apply::restoration(
+                record,
+                &file.relative,
+                entry,
+                Path::new(&file.path),
+                None,
+            )? {
+                crate::apply::Restoration::File { bytes, .. } => Some(bytes),
+                crate::apply::Restoration::Link { .. } => None,
+            },
+        )
+    }
+
     /// Marks every file of a deployment whose tool is not in `in_use` (the machine's tools)
     /// as retired: never synced, until `kiln undeploy` takes it back.
     pub fn retire(&mut self, in_use: &BTreeSet<String>) {
@@ -352,8 +371,15 @@ pub fn repair(
             &env.allow_roots,
             secrets.as_ref(),
         ) {
-            Ok(()) => {
-                repairs.done.push(format!("restored {}", file.path));
+            Ok(backup) => {
+                repairs.done.push(match backup {
+                    Some(backup) => format!(
+                        "restored {} (the edited file is kept as {})",
+                        file.path,
+                        backup.display()
+                    ),
+                    None => format!("restored {}", file.path),
+                });
                 (file.state, file.detail) = match assess(live, entry, key.as_ref()) {
                     Ok(()) => (FileState::Synced, None),
                     Err(reason) => (reason.state(), reason.detail()),

@@ -44,6 +44,9 @@ pub fn run(
         }
         repaired = repairs.done;
     }
+    if args.diff {
+        reporter.stdout(&diffs(&survey));
+    }
     let counts = survey.counts();
     let drift = survey.drift();
     if args.json {
@@ -95,6 +98,39 @@ pub fn run(
     ));
     reporter.stderr(&out);
     Ok(ExitCode::from(u8::from(drift)))
+}
+
+/// A unified diff per drifted file, from what kiln deployed to what is live.
+fn diffs(survey: &kiln_deploy::survey::Survey) -> String {
+    let mut out = String::new();
+    for file in survey
+        .files
+        .iter()
+        .filter(|f| f.state == FileState::Modified)
+    {
+        let live = std::fs::read(&file.path).unwrap_or_default();
+        match survey.wanted(file) {
+            Ok(Some(wanted)) => match (std::str::from_utf8(&wanted), std::str::from_utf8(&live)) {
+                (Ok(wanted), Ok(live)) => out.push_str(
+                    &similar::TextDiff::from_lines(wanted, live)
+                        .unified_diff()
+                        .context_radius(3)
+                        .header(
+                            &format!("{} (kiln)", file.path),
+                            &format!("{} (live)", file.path),
+                        )
+                        .to_string(),
+                ),
+                _ => out.push_str(&format!("binary files differ: {}\n", file.path)),
+            },
+            Ok(None) => out.push_str(&format!(
+                "{}: kiln deployed a symlink here; `kiln check --fix` puts it back\n",
+                file.path
+            )),
+            Err(error) => out.push_str(&format!("{}: not shown: {error}\n", file.path)),
+        }
+    }
+    out
 }
 
 /// `kiln check --manifest FILE`: exit 0 synced, 1 drift, 2 an invalid manifest.

@@ -76,7 +76,13 @@ pub fn run(
     };
     let report = deploy(&request).map_err(|e| failure(&e))?;
     render(&report, args.format, reporter);
-    Ok(ExitCode::from(if report.blocked() { 3 } else { 0 }))
+    Ok(ExitCode::from(if report.blocked() {
+        3
+    } else if !report.drifted().is_empty() {
+        4
+    } else {
+        0
+    }))
 }
 
 fn render(report: &DeployReport, format: OutputFormat, reporter: &Reporter) {
@@ -145,6 +151,16 @@ fn human(plans: &[DeployPlan], dry_run: bool, blocked: bool, reporter: &Reporter
         );
     } else if dry_run {
         out.push_str("dry run: nothing was written\n");
+    }
+    let drifted = plans
+        .iter()
+        .flat_map(|plan| &plan.steps)
+        .filter(|step| matches!(step.action, Action::Drift { .. }))
+        .count();
+    if drifted > 0 {
+        out.push_str(&format!(
+            "{drifted} file(s) changed since kiln deployed them were left alone (exit 4): `kiln check --diff` shows the changes; rerun with --force to overwrite them, or keep your edit by moving it into the library\n"
+        ));
     }
     out
 }
