@@ -145,6 +145,11 @@ impl Sweep<'_> {
                 String::from_utf8_lossy(&rerun.stderr)
             );
             assert_eq!(
+                leftover_temps(work.path()),
+                Vec::<String>::new(),
+                "failpoint {n}: the re-run left temporary files"
+            );
+            assert_eq!(
                 contents(&home),
                 new,
                 "failpoint {n}: the re-run did not converge"
@@ -399,4 +404,105 @@ fn random_sigkills_never_tear_a_file() {
         killed >= runs / 3,
         "too few runs were killed mid-deploy ({killed} of {runs}) to mean anything"
     );
+}
+
+/// Every kiln temporary file under `dir`.
+fn leftover_temps(dir: &Path) -> Vec<String> {
+    entries(dir)
+        .into_iter()
+        .filter(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(".kiln-")
+        })
+        .map(|path| path.display().to_string())
+        .collect()
+}
+
+/// A first deploy killed at any failpoint, then the library changes (half the rules deleted,
+/// the rest rewritten): the next deploy exits 0, check is synced, nothing the killed run wrote
+/// is left as an orphan, and no temporary file is left in the home or the state.
+#[test]
+fn an_interrupted_first_deploy_then_a_changed_library_converges_without_orphans() {
+    let (mut crashed, mut with_files, mut with_temps) = (0, 0, 0);
+    let mut n = 1;
+    loop {
+        let library = library_with_rules(10);
+        let sweep = Sweep {
+            library: &library,
+            args: &["deploy", "p", "claude-code"],
+        };
+        let work = tempfile::tempdir().expect("work");
+        let (home, state) = (work.path().join("home"), work.path().join("state"));
+        std::fs::create_dir_all(&home).expect("mkdir");
+        std::fs::create_dir_all(&state).expect("mkdir");
+        let killed = sweep.run(&home, &state, Some(n));
+        if killed.status.code() == Some(0) {
+            break; // past the last failpoint
+        }
+        crashed += 1;
+        if !contents(&home).is_empty() {
+            with_files += 1;
+        }
+        if !leftover_temps(work.path()).is_empty() {
+            with_temps += 1;
+        }
+        for i in 0..5 {
+            std::fs::remove_file(
+                library
+                    .path()
+                    .join(format!("components/rules/r{i:03}.rule.md")),
+            )
+            .expect("delete rule");
+        }
+        rewrite_rules_from(&library, 5, 10);
+        let rerun = sweep.run(&home, &state, None);
+        assert_eq!(
+            rerun.status.code(),
+            Some(0),
+            "failpoint {n}: {}",
+            String::from_utf8_lossy(&rerun.stderr)
+        );
+        let names: Vec<String> = contents(&home).into_keys().collect();
+        assert!(
+            names
+                .iter()
+                .all(|name| !(0..5).any(|i| name.contains(&format!("r{i:03}")))),
+            "failpoint {n}: the killed run's files were left as orphans: {names:?}"
+        );
+        assert_eq!(
+            leftover_temps(work.path()),
+            Vec::<String>::new(),
+            "failpoint {n}: temporary files left"
+        );
+        let check = library
+            .kiln()
+            .env("HOME", &home)
+            .env("XDG_STATE_HOME", &state)
+            .args(["--no-inherit", "check"])
+            .output()
+            .expect("check");
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "failpoint {n}: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        n += 1;
+    }
+    println!(
+        "interrupted first deploys: {crashed} failpoints, {with_files} left files, {with_temps} left temporary files"
+    );
+    assert!(
+        crashed >= 20 && with_files >= 5 && with_temps >= 1,
+        "{crashed}/{with_files}/{with_temps}"
+    );
+}
+
+fn rewrite_rules_from(library: &TempLibrary, from: usize, to: usize) {
+    for i in from..to {
+        library.file(
+            &format!("components/rules/r{i:03}.rule.md"),
+            &format!("# Rule {i}\n\nversion C of rule {i}\n"),
+        );
+    }
 }

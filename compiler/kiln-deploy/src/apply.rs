@@ -92,6 +92,40 @@ pub fn owned(record: Option<DeployRecord>, per_profile: Vec<DeployRecord>) -> Op
     Some(owned)
 }
 
+/// The journal of a deploy in progress beside its record (`….pending.json`): the record the
+/// deploy means to write, written before the first live write and removed after the record.
+/// A run killed in between leaves it, so the next one knows the files it had written.
+pub fn pending_path(record: &Path) -> PathBuf {
+    record.with_extension("pending.json")
+}
+
+/// Whether a file in `records/` is a record (not a journal, not a temporary file).
+pub fn is_record_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.ends_with(".json") && !name.ends_with(".pending.json") && !name.starts_with('.')
+}
+
+/// Writes a deploy's journal (see [`pending_path`]).
+pub fn write_pending(record: &Path, plan: &DeployPlan) -> Result<(), DeployError> {
+    let mut bytes = serde_json::to_vec_pretty(&plan.record).unwrap_or_default();
+    bytes.push(b'\n');
+    atomic_write(&pending_path(record), &bytes, 0o600).map_err(fs)
+}
+
+/// Removes a state file that may already be gone.
+pub fn remove_state_file(path: &Path) -> Result<(), DeployError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(DeployError::Io(format!(
+            "failed to remove `{}`: {e}",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a record (`Ok(None)` when there is none; an unreadable record is an error, because
 /// guessing ownership could clobber a user's file).
 pub fn read_record(path: &Path) -> Result<Option<DeployRecord>, DeployError> {

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use kiln_model::{BuildScope, DistManifest};
 use kiln_store::dist::{DistLayout, read_manifest};
 
-use crate::apply::{Applied, apply, lock, owned, per_profile_records, read_record, record_path};
+use crate::apply::{
+    Applied, apply, lock, owned, pending_path, per_profile_records, read_record, record_path,
+    remove_state_file, write_pending,
+};
 use crate::error::DeployError;
 use crate::location::DeployEnv;
 use crate::plan::{DeployMode, DeployOptions, DeployPlan, PlanRequest, plan, scope_root};
@@ -142,6 +145,7 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             earlier.extend(read_record(other)?);
         }
         let previous = owned(read_record(&path)?, earlier);
+        let pending = read_record(&pending_path(&path)).unwrap_or(None);
         let env = request.env.knowing(&manifest.tool, &manifest.homes);
         let plan_request = PlanRequest {
             layout: request.dist,
@@ -150,6 +154,7 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             project: request.target.project_dir(),
             env: &env,
             previous: previous.as_ref(),
+            pending: pending.as_ref(),
             secrets: Some(&secrets),
             mode: match request.mode {
                 LinkMode::Copy => DeployMode::Copy,
@@ -166,22 +171,42 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
         plans,
         applied: Vec::new(),
     };
+    if !request.dry_run {
+        // Temporary files a killed run left (one may hold a resolved secret).
+        remove_leftover_temps(&report.plans, request.state);
+    }
     if !request.dry_run && !report.blocked() {
+        for (plan, (path, _)) in report.plans.iter().zip(&records) {
+            write_pending(path, plan)?;
+        }
         for (plan, (path, retired)) in report.plans.iter().zip(&records) {
             report.applied.push(apply(plan, path)?);
+            remove_state_file(&pending_path(path))?;
             // Only once the new record holds everything they owned.
             for old in retired {
-                std::fs::remove_file(old).or_else(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => Ok(()),
-                    _ => Err(DeployError::Io(format!(
-                        "failed to retire the deploy record `{}`: {e}",
-                        old.display()
-                    ))),
-                })?;
+                remove_state_file(old)?;
             }
         }
     }
     Ok(report)
+}
+
+/// Removes kiln's temporary files (`.kiln-*.tmp`, `.kiln-link-*`) from every folder a plan
+/// writes into and from the records folder; a failure to remove one is not an error.
+fn remove_leftover_temps(plans: &[DeployPlan], state: &Path) {
+    let folders: BTreeSet<PathBuf> = plans
+        .iter()
+        .flat_map(|plan| &plan.steps)
+        .filter_map(|step| step.path.parent().map(Path::to_path_buf))
+        .chain([
+            state.to_path_buf(),
+            state.join("records"),
+            state.join("rendered"),
+        ])
+        .collect();
+    for folder in folders {
+        kiln_store::fs::remove_leftover_temps(&folder);
+    }
 }
 
 /// Every secret reference in what is about to be deployed, resolved once, before anything is

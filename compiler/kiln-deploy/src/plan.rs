@@ -5,7 +5,7 @@
 //! kiln deployed before is still kiln's to change is the drift model's call
 //! ([`crate::drift`]), the same one `kiln check` and `kiln status` report.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use kiln_model::{
@@ -183,6 +183,9 @@ pub struct PlanRequest<'a> {
     pub env: &'a DeployEnv,
     /// The previous record for this root, if any.
     pub previous: Option<&'a DeployRecord>,
+    /// The record an interrupted deploy meant to write (its journal), if one was left: a file
+    /// that holds exactly what it meant to write is kiln's, though no record says so yet.
+    pub pending: Option<&'a DeployRecord>,
     /// Resolved secrets (and the key for hashing files that hold them).
     pub secrets: Option<&'a Secrets>,
     /// Copy or symlink.
@@ -222,14 +225,36 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
     let manifest = request.manifest;
     let tree = request.layout.tree(&manifest.tool, &manifest.profile);
     let prefix = format!("{}/", request.scope.as_str());
-    let empty = BTreeMap::new();
-    let previous_files = request.previous.map_or(&empty, |r| &r.files);
+    let key = request.secrets.map(Secrets::key);
+    let mut known = request
+        .previous
+        .map(|r| r.files.clone())
+        .unwrap_or_default();
+    for (relative, meant) in request.pending.map(|p| &p.files).into_iter().flatten() {
+        if check_relative(relative).is_err() {
+            continue;
+        }
+        let location = locate(
+            request.env,
+            &manifest.tool,
+            request.scope,
+            request.project,
+            relative,
+        );
+        let path = match write_through(&location, request.scope, &request.env.allow_roots) {
+            Ok(Some(target)) => target.path(),
+            _ => location.path(),
+        };
+        if compare(&Live::read(&path)?, meant, key).is_ok() {
+            known.insert(relative.clone(), meant.clone());
+        }
+    }
+    let previous_files = &known;
     let mut steps = Vec::new();
     let mut wanted = BTreeSet::new();
     let hashing = Hashing {
         secrets: request.secrets,
     };
-    let key = request.secrets.map(Secrets::key);
     for (dist_path, entry) in &manifest.files {
         let Some(relative) = dist_path.strip_prefix(&prefix) else {
             continue;
@@ -364,8 +389,10 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
         files,
         created_dirs: request
             .previous
-            .map(|r| r.created_dirs.clone())
-            .unwrap_or_default(),
+            .into_iter()
+            .chain(request.pending)
+            .flat_map(|r| r.created_dirs.clone())
+            .collect(),
         homes: manifest.homes.clone(),
     };
     Ok(DeployPlan {

@@ -64,7 +64,7 @@ pub fn survey(state: &Path) -> Result<Survey, DeployError> {
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .filter(|p| crate::apply::is_record_file(p))
                 .collect()
         })
         .unwrap_or_default();

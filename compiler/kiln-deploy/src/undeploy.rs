@@ -47,7 +47,7 @@ pub fn undeploy(request: &UndeployRequest<'_>) -> Result<DeployReport, DeployErr
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .filter(|p| crate::apply::is_record_file(p))
                 .collect()
         })
         .unwrap_or_default();
@@ -92,6 +92,7 @@ pub fn undeploy(request: &UndeployRequest<'_>) -> Result<DeployReport, DeployErr
                 project: request.target.project_dir(),
                 env: &env,
                 previous: Some(&record),
+                pending: None,
                 secrets: secrets.as_ref(),
                 mode: DeployMode::Copy,
             },
@@ -110,13 +111,7 @@ pub fn undeploy(request: &UndeployRequest<'_>) -> Result<DeployReport, DeployErr
                 .iter()
                 .any(|step| matches!(step.action, Action::Drift { .. }));
             if !left {
-                std::fs::remove_file(&path).or_else(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => Ok(()),
-                    _ => Err(DeployError::Io(format!(
-                        "failed to remove the deploy record `{}`: {e}",
-                        path.display()
-                    ))),
-                })?;
+                crate::apply::remove_state_file(&path)?;
             }
             report.applied.push(applied);
         }

@@ -99,6 +99,24 @@ pub fn write_file(
 
 /// A temporary file next to `path` (created 0600) holding `bytes`, synced when durable, given
 /// its final `mode`: everything of an atomic write but the rename.
+/// Removes the temporary files a killed kiln left in `dir` (`.kiln-*.tmp` from atomic
+/// writes, `.kiln-link-*` from symlink swaps); returns how many. Never follows a link.
+pub fn remove_leftover_temps(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = (name.starts_with(".kiln-") && name.ends_with(".tmp"))
+            || name.starts_with(".kiln-link-");
+        if ours && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 fn prepared_temp(
     path: &Path,
     bytes: &[u8],
