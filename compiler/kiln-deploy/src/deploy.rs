@@ -13,7 +13,7 @@ use crate::apply::{
 };
 use crate::error::DeployError;
 use crate::location::DeployEnv;
-use crate::plan::{DeployMode, DeployOptions, DeployPlan, PlanRequest, plan, scope_root};
+use crate::plan::{Action, DeployMode, DeployOptions, DeployPlan, PlanRequest, plan, scope_root};
 use crate::secrets::{Secrets, find_references, machine_key, may_hold_secrets};
 
 /// Where to deploy.
@@ -176,11 +176,27 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
         remove_leftover_temps(&report.plans, request.state);
     }
     if !request.dry_run && !report.blocked() {
+        // Only a plan that writes a live file needs its journal (a no-op deploy writes nothing).
+        let writes = |plan: &DeployPlan| {
+            plan.steps.iter().any(|step| {
+                matches!(
+                    step.action,
+                    Action::Create
+                        | Action::Update
+                        | Action::Adopt
+                        | Action::Backup { .. }
+                        | Action::Remove
+                )
+            })
+        };
         for (plan, (path, _)) in report.plans.iter().zip(&records) {
-            write_pending(path, plan)?;
+            if writes(plan) {
+                write_pending(path, plan)?;
+            }
         }
         for (plan, (path, retired)) in report.plans.iter().zip(&records) {
             report.applied.push(apply(plan, path)?);
+            // Also an earlier run's journal, now that the record is current.
             remove_state_file(&pending_path(path))?;
             // Only once the new record holds everything they owned.
             for old in retired {
