@@ -175,6 +175,10 @@ pub struct DeployArgs {
     /// Print the plan and write nothing (exit as a real run would).
     #[arg(long)]
     pub dry_run: bool,
+    /// Deploy what dist/ holds now, without building first (the named tool, or every tool
+    /// built for the profile; a build that is missing is an error).
+    #[arg(long)]
+    pub no_build: bool,
     /// `copy` writes regular files; `symlink` links rules, skills, commands and agents to a
     /// stable rendered copy kiln keeps (settings and MCP files are always copied).
     #[arg(long, value_enum, default_value_t = LinkMode::Copy)]

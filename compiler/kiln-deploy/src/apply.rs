@@ -110,9 +110,9 @@ pub fn is_record_file(path: &Path) -> bool {
 
 /// Writes a deploy's journal (see [`pending_path`]).
 pub fn write_pending(record: &Path, plan: &DeployPlan) -> Result<(), DeployError> {
-    let mut bytes = serde_json::to_vec_pretty(&plan.record).unwrap_or_default();
-    bytes.push(b'\n');
-    atomic_write(&pending_path(record), &bytes, 0o600).map_err(fs)
+    let pending = pending_path(record);
+    let bytes = sealed_bytes(&plan.record, &pending)?;
+    atomic_write(&pending, &bytes, 0o600).map_err(fs)
 }
 
 /// Removes a state file that may already be gone.
@@ -129,16 +129,62 @@ pub fn remove_state_file(path: &Path) -> Result<(), DeployError> {
 /// Reads a record (`Ok(None)` when there is none; an unreadable record is an error, because
 /// guessing ownership could clobber a user's file).
 pub fn read_record(path: &Path) -> Result<Option<DeployRecord>, DeployError> {
-    match kiln_store::fs::read_optional(path) {
-        Ok(None) => Ok(None),
-        Ok(Some(bytes)) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+    let record: DeployRecord = match kiln_store::fs::read_optional(path) {
+        Ok(None) => return Ok(None),
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).map_err(|e| {
             DeployError::Record(format!(
                 "deploy record `{}` is unreadable ({e}); move it aside to start over (kiln will then treat existing files as conflicts)",
                 path.display()
             ))
-        }),
-        Err(error) => Err(DeployError::Record(error.to_string())),
+        })?,
+        Err(error) => return Err(DeployError::Record(error.to_string())),
+    };
+    let state = state_of(path);
+    let sealed = match (&record.seal, crate::secrets::existing_machine_key(state)) {
+        (Some(seal), Some(key)) => *seal == seal_of(&record, &key),
+        (Some(_), None) => false,
+        // Written before records were sealed: trusted until this machine seals its first.
+        (None, _) => !state.join(SEALED_MARKER).exists(),
+    };
+    if !sealed {
+        return Err(DeployError::Record(format!(
+            "deploy record `{}` was changed outside kiln (its seal does not match), so kiln will not act on it; move it aside and deploy again (kiln will then treat existing files as conflicts)",
+            path.display()
+        )));
     }
+    Ok(Some(record))
+}
+
+/// Present once this machine writes sealed records: from then on an unsealed one is refused.
+const SEALED_MARKER: &str = "records.sealed";
+
+/// The state folder of a file under `state/records/`.
+fn state_of(record: &Path) -> &Path {
+    record
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+}
+
+fn seal_of(record: &DeployRecord, key: &[u8; 32]) -> String {
+    let mut unsealed = record.clone();
+    unsealed.seal = None;
+    crate::secrets::keyed_hash(key, &serde_json::to_vec(&unsealed).unwrap_or_default()).to_string()
+}
+
+/// The bytes of `record`, sealed with the machine key of the state folder it is written to.
+fn sealed_bytes(record: &DeployRecord, path: &Path) -> Result<Vec<u8>, DeployError> {
+    let state = state_of(path);
+    let key = crate::secrets::machine_key(state)?;
+    let marker = state.join(SEALED_MARKER);
+    if !marker.exists() {
+        atomic_write(&marker, b"records here are sealed with secret.key\n", 0o600).map_err(fs)?;
+    }
+    let mut sealed = record.clone();
+    sealed.seal = Some(seal_of(record, &key));
+    let mut bytes = serde_json::to_vec_pretty(&sealed).unwrap_or_default();
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// A held deploy lock; released when dropped (and by the OS if the process dies).
@@ -230,8 +276,7 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
     record.created_dirs.retain(|dir| root.join(dir).is_dir());
     record.created_dirs.sort();
     record.created_dirs.dedup();
-    let mut bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
-    bytes.push(b'\n');
+    let bytes = sealed_bytes(&record, record_path)?;
     if kiln_store::fs::read_optional(record_path)
         .ok()
         .flatten()
@@ -562,6 +607,7 @@ mod tests {
             files: std::collections::BTreeMap::new(),
             created_dirs: Vec::new(),
             homes: Vec::new(),
+            seal: None,
         };
         write_shared(&step, step.shared.as_ref().expect("shared"), &mut record).expect("written");
         let value: serde_json::Value =

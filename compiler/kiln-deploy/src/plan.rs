@@ -394,6 +394,7 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
             .flat_map(|r| r.created_dirs.clone())
             .collect(),
         homes: manifest.homes.clone(),
+        seal: None,
     };
     Ok(DeployPlan {
         tool: manifest.tool.clone(),

@@ -75,4 +75,8 @@ pub struct DeployRecord {
     /// without a library.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub homes: Vec<HomeSpec>,
+    /// `keyed:` hash of the record without this field, with the machine key: a record changed
+    /// outside kiln (its root, its paths, its ownership claims) is never acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }

@@ -54,6 +54,28 @@ impl DistLayout {
             .join(tool)
             .join(format!("{profile}.memo.json"))
     }
+
+    /// Every tool with a build of `profile` in dist (a `<tool>/<profile>.manifest.json`),
+    /// sorted.
+    pub fn built_tools(&self, profile: &str) -> Vec<String> {
+        let mut tools: Vec<String> = std::fs::read_dir(&self.root)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|entry| {
+                        entry
+                            .path()
+                            .join(format!("{profile}.manifest.json"))
+                            .is_file()
+                    })
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .filter(|name| !name.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        tools.sort();
+        tools
+    }
 }
 
 /// Reads a manifest; `Ok(None)` when there is none or it is not a manifest kiln can read

@@ -35,12 +35,18 @@ pub fn run(
         explain: false,
         format: OutputFormat::Human,
     };
-    let (built, code) = super::build::build_and_report(global, &build, reporter)?;
-    if code != ExitCode::SUCCESS || !built.ok() {
-        return Ok(code);
-    }
-    let builds = built.targets();
-    std::mem::forget(built);
+    let builds = if args.no_build {
+        None
+    } else {
+        let (built, code) = super::build::build_and_report(global, &build, reporter)?;
+        if code != ExitCode::SUCCESS || !built.ok() {
+            return Ok(code);
+        }
+        let builds = built.targets();
+        // The process ends soon: freeing the library entry by entry would only cost time.
+        std::mem::forget(built);
+        Some(builds)
+    };
     let located = Located::find(global)?;
     let dist = kiln_store::dist::DistLayout {
         root: located
@@ -48,7 +54,41 @@ pub fn run(
             .root
             .join(kiln_core::library::library_paths(&located.location.root).dist),
     };
-    let config = located.config_only(args.profile.as_deref())?.config;
+    let context = located.config_only(args.profile.as_deref())?;
+    let config = context.config;
+    // --no-build: what dist holds for the profile (the named tool, or every tool built).
+    let builds = match builds {
+        Some(builds) => builds,
+        None => {
+            let profile = config
+                .choose_profile(&context.hostname)
+                .map(|c| c.name)
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        "kiln::config::no_profile",
+                        "no profile given and none configured for this machine",
+                    )
+                    .help("name one: `kiln deploy personal --no-build`")
+                })?;
+            let tools = match &args.tool {
+                Some(tool) => vec![tool.clone()],
+                None => dist.built_tools(&profile),
+            };
+            if tools.is_empty() {
+                return Err(Diagnostic::error(
+                    "kiln::deploy::not_built",
+                    format!("nothing is built for profile `{profile}` in dist/"),
+                )
+                .help(format!(
+                    "run `kiln build {profile} --all-tools`, or deploy without --no-build"
+                )));
+            }
+            tools
+                .into_iter()
+                .map(|tool| (tool, profile.clone()))
+                .collect()
+        }
+    };
     let (env, state) = Context::deploy_env(global)?;
     let request = DeployRequest {
         dist: &dist,
