@@ -637,8 +637,7 @@ fn render_named(
         .environment
         .get_template(name)
         .map_err(|error| template_error(tool, name, subject, &error))?;
-    template
-        .render(context)
+    crate::limits::render_bounded(&template, context)
         .map_err(|error| template_error(tool, name, subject, &error))
 }
 
@@ -651,14 +650,23 @@ fn template_error(
     let detail = error
         .detail()
         .map_or_else(|| error.kind().to_string(), str::to_string);
-    Diagnostic::error(
-        "kiln::emit::template",
+    let diagnostic = Diagnostic::error(
+        if crate::limits::is_limit(error) {
+            "kiln::emit::template_limit"
+        } else {
+            "kiln::emit::template"
+        },
         format!(
-            "tool `{}`: `{name}` failed for `{subject}`: {detail}",
+            "tool `{}`: template `templates/{name}` failed for `{subject}`: {detail}",
             tool.spec.name
         ),
     )
-    .in_file(format!("tools/{}/tool.json", tool.spec.name))
+    .in_file(format!("tools/{}/tool.json", tool.spec.name));
+    if crate::limits::is_limit(error) {
+        diagnostic.help(crate::limits::HINT)
+    } else {
+        diagnostic
+    }
 }
 
 /// The library files a unit's output depends on: each component's files (for skills, every

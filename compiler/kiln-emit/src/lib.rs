@@ -13,6 +13,7 @@
 //! analyses templates).
 
 pub mod emit;
+pub mod limits;
 pub mod render;
 pub mod tools;
 pub mod view;

@@ -103,6 +103,7 @@ fn render(
     stack.pop();
 
     let mut environment = Environment::new();
+    crate::limits::bound(&mut environment);
     environment.set_undefined_behavior(UndefinedBehavior::Strict);
     environment.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
@@ -134,18 +135,30 @@ fn render(
     context.insert("tool".into(), Value::from(vars.tool.clone()));
     context.insert("scope".into(), Value::from(vars.scope.clone()));
     context.insert("component".into(), Value::from(component.id.to_string()));
-    environment.render_str(&body, context).map_err(|error| {
-        let detail = error
-            .detail()
-            .map_or_else(|| error.kind().to_string(), str::to_string);
-        Diagnostic::error(
-            "kiln::emit::render",
-            format!(
-                "failed to render `{}` for {} ({}): {detail}",
-                component.id, vars.tool, vars.scope
-            ),
-        )
-        .in_file(component.source.clone())
-        .help("every variable a template uses must be defined for the profile")
-    })
+    environment
+        .template_from_str(&body)
+        .and_then(|template| crate::limits::render_bounded(&template, context))
+        .map_err(|error| {
+            let detail = error
+                .detail()
+                .map_or_else(|| error.kind().to_string(), str::to_string);
+            let limited = crate::limits::is_limit(&error);
+            Diagnostic::error(
+                if limited {
+                    "kiln::emit::template_limit"
+                } else {
+                    "kiln::emit::render"
+                },
+                format!(
+                    "failed to render `{}` for {} ({}): {detail}",
+                    component.id, vars.tool, vars.scope
+                ),
+            )
+            .in_file(component.source.clone())
+            .help(if limited {
+                crate::limits::HINT
+            } else {
+                "every variable a template uses must be defined for the profile"
+            })
+        })
 }

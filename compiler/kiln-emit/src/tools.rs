@@ -265,6 +265,7 @@ fn compile(
             .or_insert_with(|| text.clone());
     }
     let mut environment = Environment::new();
+    crate::limits::bound(&mut environment);
     environment.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
