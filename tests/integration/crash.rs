@@ -506,3 +506,78 @@ fn rewrite_rules_from(library: &TempLibrary, from: usize, to: usize) {
         );
     }
 }
+
+/// Two interrupted deploys in a row, of two different library versions, then a third version:
+/// the files the first interrupted run wrote are still known as kiln's after the second one
+/// was killed too (the journal keeps every attempt), so the third deploy converges.
+#[test]
+fn two_interrupted_deploys_in_a_row_still_converge() {
+    let mut trials = 0;
+    for first_kill in [20, 40] {
+        for second_kill in 1..=14 {
+            let library = library_with_rules(10);
+            // Built apart, so every failpoint lands in the deploy itself.
+            let sweep = Sweep {
+                library: &library,
+                args: &["deploy", "p", "claude-code", "--no-build"],
+            };
+            let build = || {
+                let output = library
+                    .kiln()
+                    .args(["--no-inherit", "build", "p", "claude-code"])
+                    .output()
+                    .expect("build");
+                assert!(output.status.success());
+            };
+            let work = tempfile::tempdir().expect("work");
+            let (home, state) = (work.path().join("home"), work.path().join("state"));
+            std::fs::create_dir_all(&home).expect("mkdir");
+            std::fs::create_dir_all(&state).expect("mkdir");
+            build();
+            assert_eq!(sweep.run(&home, &state, None).status.code(), Some(0));
+            rewrite_rules_from(&library, 0, 10);
+            build();
+            let killed = sweep.run(&home, &state, Some(first_kill));
+            assert_eq!(
+                killed.status.code(),
+                None,
+                "failpoint {first_kill} did not abort"
+            );
+            for i in 0..10 {
+                library.file(
+                    &format!("components/rules/r{i:03}.rule.md"),
+                    &format!("# Rule {i}\n\nversion D of rule {i}\n"),
+                );
+            }
+            build();
+            let killed = sweep.run(&home, &state, Some(second_kill));
+            if killed.status.code() == Some(0) {
+                continue;
+            }
+            rewrite_rules(&library, 10);
+            build();
+            let last = sweep.run(&home, &state, None);
+            assert_eq!(
+                last.status.code(),
+                Some(0),
+                "kills at {first_kill} then {second_kill}: {}",
+                String::from_utf8_lossy(&last.stderr)
+            );
+            let check = library
+                .kiln()
+                .env("HOME", &home)
+                .env("XDG_STATE_HOME", &state)
+                .args(["--no-inherit", "check"])
+                .output()
+                .expect("check");
+            assert_eq!(
+                check.status.code(),
+                Some(0),
+                "kills at {first_kill} then {second_kill}"
+            );
+            trials += 1;
+        }
+    }
+    println!("two interrupted deploys in a row: {trials} pairs of kills converged");
+    assert!(trials >= 20, "only {trials}");
+}

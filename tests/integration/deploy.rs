@@ -1786,3 +1786,122 @@ fn check_fix_keeps_a_hand_edit_as_a_backup_and_never_restores_over_a_newer_dist(
         );
     }
 }
+
+/// Replaces the fake 1Password CLI and caps how long kiln waits for it.
+#[cfg(unix)]
+fn fake_op(machine: &Machine, script: &str, timeout_seconds: u64) {
+    machine.library.file("fake-op", script);
+    make_executable(&machine.library.path().join("fake-op"));
+    let config = machine
+        .library
+        .path()
+        .join(".no-user-config/kiln/config.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace(
+            "[secrets]\n",
+            &format!("[secrets]\nop_timeout_seconds = {timeout_seconds}\n"),
+        ),
+    )
+    .expect("config");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_secret_larger_than_a_pipe_buffer_resolves() {
+    let machine = Machine::new();
+    // 128 KiB: twice a Linux pipe's buffer, which deadlocked until the timeout before.
+    fake_op(
+        &machine,
+        "#!/bin/sh\nhead -c 131072 /dev/zero | tr '\\0' 'A'\n",
+        10,
+    );
+    let started = std::time::Instant::now();
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let config = std::fs::read_to_string(machine.home(".claude.json")).expect("read");
+    assert!(
+        config.contains(&"A".repeat(131_072)),
+        "the whole value was not written"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hung_op_and_what_it_started_are_stopped_at_the_timeout() {
+    let machine = Machine::new();
+    let pid_file = machine.library.path().join("child.pid");
+    fake_op(
+        &machine,
+        &format!(
+            "#!/bin/sh\nsleep 300 &\necho $! > {}\nwait\n",
+            pid_file.display()
+        ),
+        1,
+    );
+    let before = snapshot(&machine.sandbox.home());
+    let started = std::time::Instant::now();
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    let shown = text(&output, &machine);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("timed out after 1s"), "{shown}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{shown}"
+    );
+    assert_eq!(
+        before,
+        snapshot(&machine.sandbox.home()),
+        "files were written"
+    );
+    let pid = std::fs::read_to_string(&pid_file).expect("the fake op started a child");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let alive = std::path::Path::new(&format!("/proc/{}", pid.trim())).exists()
+        && !std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .unwrap_or_default()
+            .contains(") Z");
+    assert!(
+        !alive,
+        "the child of the hung op (pid {}) is still running",
+        pid.trim()
+    );
+}
+
+#[test]
+fn a_reference_inside_a_value_resolves_in_place() {
+    let machine = Machine::new();
+    let github = machine
+        .library
+        .path()
+        .join("components/mcp/github.mcp.json");
+    let component = std::fs::read_to_string(&github).expect("read");
+    std::fs::write(
+        &github,
+        component.replace("Bearer ${GITHUB_TOKEN}", "Bearer op://Private/GitHub/token"),
+    )
+    .expect("write");
+    let validate = machine.kiln(&["validate"]);
+    assert_eq!(
+        validate.status.code(),
+        Some(0),
+        "{}",
+        text(&validate, &machine)
+    );
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(machine.home(".claude.json")).expect("read"))
+            .expect("json");
+    assert_eq!(
+        config["mcpServers"]["github"]["headers"]["Authorization"],
+        "Bearer CANARY-op___Private_GitHub_token_",
+        "{config}"
+    );
+    assert!(
+        all_text(&machine.library.path().join("dist")).contains("Bearer op://Private/GitHub/token"),
+        "dist keeps the reference"
+    );
+    assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+}

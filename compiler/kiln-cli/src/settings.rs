@@ -441,3 +441,19 @@ fn allow_roots(
     }
     Ok(roots)
 }
+
+/// The 1Password CLI settings of a configuration (`secrets.op_command`,
+/// `secrets.op_timeout_seconds`), defaults for what is not set.
+pub fn op_command(config: &EffectiveConfig) -> kiln_deploy::secrets::OpCommand {
+    let mut op = kiln_deploy::secrets::OpCommand::default();
+    if let Some(program) = config.string("secrets.op_command") {
+        op.program = program.to_string();
+    }
+    if let Some(seconds) = config
+        .get("secrets.op_timeout_seconds")
+        .and_then(|s| s.value.as_u64())
+    {
+        op.timeout = std::time::Duration::from_secs(seconds);
+    }
+    op
+}

@@ -473,19 +473,15 @@ fn check_references(value: &str) -> Option<(String, &'static str)> {
         }
         rest = &after[end + 1..];
     }
-    if let Some(reference) = value.strip_prefix("op://") {
-        let parts: Vec<&str> = reference.split('/').collect();
-        if parts.len() < 3 || parts.iter().any(|p| p.is_empty()) {
+    // A reference may be the whole value or part of it (`Bearer op://v/i/f`).
+    for span in kiln_model::secret_ref::reference_spans(value) {
+        let token = &value[span];
+        if !kiln_model::secret_ref::is_reference(token) {
             return Some((
-                format!("`{value}` is not a valid 1Password reference"),
-                "secret references are `op://vault/item/field` (or `op://vault/item/section/field`)",
+                format!("`{token}` is not a valid 1Password reference"),
+                "secret references are `op://vault/item/field` (or `op://vault/item/section/field`), ended by a space or the end of the value",
             ));
         }
-    } else if value.contains("op://") {
-        return Some((
-            format!("`{value}` embeds an `op://` reference inside other text"),
-            "a secret reference must be the whole value, so it can be resolved at deploy",
-        ));
     }
     None
 }
@@ -536,6 +532,7 @@ mod tests {
         assert!(check_references("${1BAD}").is_some());
         assert!(check_references("${OPEN").is_some());
         assert!(check_references("op://only/two").is_some());
-        assert!(check_references("Bearer op://a/b/c").is_some());
+        assert!(check_references("Bearer op://a/b/c").is_none());
+        assert!(check_references("Bearer op://a/b").is_some());
     }
 }

@@ -108,10 +108,47 @@ pub fn is_record_file(path: &Path) -> bool {
     name.ends_with(".json") && !name.ends_with(".pending.json") && !name.starts_with('.')
 }
 
-/// Writes a deploy's journal (see [`pending_path`]).
-pub fn write_pending(record: &Path, plan: &DeployPlan) -> Result<(), DeployError> {
+/// How many interrupted attempts a journal remembers (each may have written some files).
+const JOURNAL_DEPTH: usize = 16;
+
+/// Reads a deploy's journal: every attempt since the last completed deploy, oldest first (an
+/// unreadable or unsealed one is ignored: it only ever adds ownership).
+pub fn read_pending(record: &Path) -> Vec<DeployRecord> {
+    let path = pending_path(record);
+    let Ok(Some(bytes)) = kiln_store::fs::read_optional(&path) else {
+        return Vec::new();
+    };
+    let attempts: Vec<DeployRecord> = serde_json::from_slice(&bytes).unwrap_or_default();
+    let key = crate::secrets::existing_machine_key(state_of(&path));
+    attempts
+        .into_iter()
+        .filter(|attempt| {
+            key.as_ref()
+                .zip(attempt.seal.as_ref())
+                .is_some_and(|(key, seal)| *seal == seal_of(attempt, key))
+        })
+        .collect()
+}
+
+/// Adds this attempt to the deploy's journal (see [`pending_path`]), keeping the earlier
+/// interrupted ones: a file one of them wrote is still kiln's.
+pub fn write_pending(
+    record: &Path,
+    plan: &DeployPlan,
+    earlier: &[DeployRecord],
+) -> Result<(), DeployError> {
     let pending = pending_path(record);
-    let bytes = sealed_bytes(&plan.record, &pending)?;
+    let key = crate::secrets::machine_key(state_of(&pending))?;
+    let mut attempts: Vec<DeployRecord> = earlier
+        .iter()
+        .skip(earlier.len().saturating_sub(JOURNAL_DEPTH - 1))
+        .cloned()
+        .collect();
+    let mut attempt = plan.record.clone();
+    attempt.seal = Some(seal_of(&attempt, &key));
+    attempts.push(attempt);
+    let mut bytes = serde_json::to_vec_pretty(&attempts).unwrap_or_default();
+    bytes.push(b'\n');
     atomic_write(&pending, &bytes, 0o600).map_err(fs)
 }
 

@@ -8,8 +8,8 @@ use kiln_model::{BuildScope, DistManifest};
 use kiln_store::dist::{DistLayout, read_manifest};
 
 use crate::apply::{
-    Applied, apply, lock, owned, pending_path, per_profile_records, read_record, record_path,
-    remove_state_file, write_pending,
+    Applied, apply, lock, owned, pending_path, per_profile_records, read_pending, read_record,
+    record_path, remove_state_file, write_pending,
 };
 use crate::error::DeployError;
 use crate::location::DeployEnv;
@@ -75,8 +75,8 @@ pub struct DeployRequest<'a> {
     pub options: DeployOptions,
     /// Plan only; write nothing (not even the lock or the machine key).
     pub dry_run: bool,
-    /// The 1Password CLI (`secrets.op_command`).
-    pub op_command: String,
+    /// The 1Password CLI and its timeout.
+    pub op_command: crate::secrets::OpCommand,
     /// Home and relocation variables.
     pub env: &'a DeployEnv,
     /// kiln's state folder (`$XDG_STATE_HOME/kiln`): records, lock, machine key, store.
@@ -145,7 +145,7 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             earlier.extend(read_record(other)?);
         }
         let previous = owned(read_record(&path)?, earlier);
-        let pending = read_record(&pending_path(&path)).unwrap_or(None);
+        let pending = read_pending(&path);
         let env = request.env.knowing(&manifest.tool, &manifest.homes);
         let plan_request = PlanRequest {
             layout: request.dist,
@@ -154,7 +154,7 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             project: request.target.project_dir(),
             env: &env,
             previous: previous.as_ref(),
-            pending: pending.as_ref(),
+            pending: &pending,
             secrets: Some(&secrets),
             mode: match request.mode {
                 LinkMode::Copy => DeployMode::Copy,
@@ -164,7 +164,7 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             },
         };
         plans.push(plan(&plan_request, request.options)?);
-        records.push((path, retired));
+        records.push((path, retired, pending));
     }
     let mut report = DeployReport {
         dry_run: request.dry_run,
@@ -189,12 +189,12 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
                 )
             })
         };
-        for (plan, (path, _)) in report.plans.iter().zip(&records) {
+        for (plan, (path, _, pending)) in report.plans.iter().zip(&records) {
             if writes(plan) {
-                write_pending(path, plan)?;
+                write_pending(path, plan, pending)?;
             }
         }
-        for (plan, (path, retired)) in report.plans.iter().zip(&records) {
+        for (plan, (path, retired, _)) in report.plans.iter().zip(&records) {
             report.applied.push(apply(plan, path)?);
             // Also an earlier run's journal, now that the record is current.
             remove_state_file(&pending_path(path))?;

@@ -185,7 +185,7 @@ pub struct PlanRequest<'a> {
     pub previous: Option<&'a DeployRecord>,
     /// The record an interrupted deploy meant to write (its journal), if one was left: a file
     /// that holds exactly what it meant to write is kiln's, though no record says so yet.
-    pub pending: Option<&'a DeployRecord>,
+    pub pending: &'a [DeployRecord],
     /// Resolved secrets (and the key for hashing files that hold them).
     pub secrets: Option<&'a Secrets>,
     /// Copy or symlink.
@@ -230,7 +230,7 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
         .previous
         .map(|r| r.files.clone())
         .unwrap_or_default();
-    for (relative, meant) in request.pending.map(|p| &p.files).into_iter().flatten() {
+    for (relative, meant) in request.pending.iter().flat_map(|p| &p.files) {
         if check_relative(relative).is_err() {
             continue;
         }

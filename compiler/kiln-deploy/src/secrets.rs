@@ -15,31 +15,35 @@ use kiln_model::RecordedHash;
 
 use crate::error::DeployError;
 
-/// How long one `op read` may take.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// The 1Password CLI and how long one `op read` may take (`secrets.op_command`,
+/// `secrets.op_timeout_seconds`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpCommand {
+    /// The program (`op`, or an absolute path).
+    pub program: String,
+    /// After this, it and every process it started are killed.
+    pub timeout: Duration,
+}
 
-/// Every secret reference in some bytes: a quoted whole value `"op://vault/item/field"`
-/// (or `…/section/field`), as validation requires; prose that merely mentions `op://` is not
-/// a reference.
+impl Default for OpCommand {
+    fn default() -> Self {
+        OpCommand {
+            program: "op".to_string(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Every secret reference in some bytes: `op://vault/item/field` (or `…/section/field`), the
+/// whole value or part of one (`Bearer op://…`); a malformed `op://` token is not one.
 pub fn find_references(bytes: &[u8]) -> BTreeSet<String> {
     let text = String::from_utf8_lossy(bytes);
-    let mut out = BTreeSet::new();
-    let mut rest: &str = &text;
-    while let Some(start) = rest.find("\"op://") {
-        let tail = &rest[start + 1..];
-        let Some(end) = tail.find('"') else { break };
-        let candidate = &tail[..end];
-        let parts: Vec<&str> = candidate["op://".len()..].split('/').collect();
-        let plausible = (3..=4).contains(&parts.len())
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && !p.contains(char::is_whitespace) && !p.contains('\\'));
-        if plausible {
-            out.insert(candidate.to_string());
-        }
-        rest = &tail[end..];
-    }
-    out
+    kiln_model::secret_ref::reference_spans(&text)
+        .into_iter()
+        .map(|span| &text[span])
+        .filter(|token| kiln_model::secret_ref::is_reference(token))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Whether a dist file's secret references are resolved at deploy: only in structured values,
@@ -71,7 +75,7 @@ impl Secrets {
     /// that hold secrets.
     pub fn resolve(
         references: &BTreeSet<String>,
-        command: &str,
+        command: &OpCommand,
         key: [u8; 32],
     ) -> Result<Secrets, DeployError> {
         let mut values = BTreeMap::new();
@@ -95,17 +99,20 @@ impl Secrets {
         let Ok(text) = std::str::from_utf8(bytes) else {
             return (bytes.to_vec(), false);
         };
-        let mut out = text.to_string();
-        let mut replaced = false;
-        for (reference, value) in &self.values {
-            let quoted = format!("\"{reference}\"");
-            if out.contains(&quoted) {
-                // serde_json's escaping is valid in TOML basic strings too.
-                let escaped = serde_json::to_string(value).unwrap_or_default();
-                out = out.replace(&quoted, &escaped);
-                replaced = true;
-            }
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for span in kiln_model::secret_ref::reference_spans(text) {
+            let Some(value) = self.values.get(&text[span.clone()]) else {
+                continue;
+            };
+            // Escaped as inside a JSON string (valid in TOML basic strings too), in place.
+            let escaped = serde_json::to_string(value).unwrap_or_default();
+            out.push_str(&text[copied..span.start]);
+            out.push_str(&escaped[1..escaped.len() - 1]);
+            copied = span.end;
         }
+        let replaced = copied > 0;
+        out.push_str(&text[copied..]);
         (out.into_bytes(), replaced)
     }
 
@@ -121,18 +128,45 @@ impl Secrets {
     }
 }
 
-fn read_one(command: &str, reference: &str) -> Result<String, DeployError> {
-    let mut child = Command::new(command)
+fn read_one(op: &OpCommand, reference: &str) -> Result<String, DeployError> {
+    let command = op.program.as_str();
+    let mut process = Command::new(command);
+    process
         .args(["read", "--no-newline", reference])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            DeployError::Secret(format!(
-                "cannot run `{command}` to resolve `{reference}`: {e}; install the 1Password CLI or set `secrets.op_command` (an absolute path works with an empty PATH)"
-            ))
-        })?;
+        .stderr(Stdio::piped());
+    // Its own process group, so a timeout kills what it started too.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut process, 0);
+    let mut child = process.spawn().map_err(|e| {
+        DeployError::Secret(format!(
+            "cannot run `{command}` to resolve `{reference}`: {e}; install the 1Password CLI or set `secrets.op_command` (an absolute path works with an empty PATH)"
+        ))
+    })?;
+    // Both pipes are drained while it runs: a reply larger than a pipe's buffer must not
+    // block it until the timeout.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child
@@ -141,26 +175,20 @@ fn read_one(command: &str, reference: &str) -> Result<String, DeployError> {
         {
             break status;
         }
-        if started.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
+        if started.elapsed() > op.timeout {
+            kill_group(&mut child);
             return Err(DeployError::Secret(format!(
-                "`{command} read` timed out after {}s resolving `{reference}`",
-                TIMEOUT.as_secs()
+                "`{command} read` timed out after {}s resolving `{reference}` (it and what it started were stopped); is it waiting for a sign-in?",
+                op.timeout.as_secs()
             )));
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let mut stdout = String::new();
-    if let Some(mut pipe) = child.stdout.take() {
-        let _ = pipe.read_to_string(&mut stdout);
-    }
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
     if !status.success() {
         // stderr may echo the reference but never a resolved value; keep only its first line.
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            let _ = pipe.read_to_string(&mut stderr);
-        }
+        let stderr = String::from_utf8_lossy(&stderr);
         let first = stderr
             .lines()
             .next()
@@ -171,7 +199,23 @@ fn read_one(command: &str, reference: &str) -> Result<String, DeployError> {
             "`{command} read` could not resolve `{reference}` ({status}): {first}"
         )));
     }
-    Ok(stdout)
+    String::from_utf8(stdout)
+        .map_err(|_| DeployError::Secret(format!("the value of `{reference}` is not UTF-8 text")))
+}
+
+/// Stops a timed-out `op` and every process it started (its process group on Unix).
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        // No unsafe code in kiln: the group is signalled through kill(1).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The machine key if it exists (never created: for read-only checks).

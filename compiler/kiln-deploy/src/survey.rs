@@ -315,7 +315,7 @@ pub fn repair(
     survey: &mut Survey,
     env: &DeployEnv,
     dry_run: bool,
-    op_command: impl FnOnce() -> String,
+    op_command: impl FnOnce() -> crate::secrets::OpCommand,
 ) -> Repairs {
     let mut repairs = Repairs::default();
     let secrets = if dry_run {
@@ -399,7 +399,10 @@ fn repairable(state: FileState) -> bool {
 /// Resolves the secrets the drifted files that hold them need, once each, as `kiln deploy`
 /// would; `None` (those files are then reported, not restored) when there are none or
 /// resolving fails.
-fn secrets_for_repair(survey: &Survey, op_command: impl FnOnce() -> String) -> Option<Secrets> {
+fn secrets_for_repair(
+    survey: &Survey,
+    op_command: impl FnOnce() -> crate::secrets::OpCommand,
+) -> Option<Secrets> {
     let mut references = BTreeSet::new();
     for file in survey.files.iter().filter(|f| repairable(f.state)) {
         let record = &survey.records[file.record].1;

@@ -54,7 +54,7 @@ pub fn undeploy(request: &UndeployRequest<'_>) -> Result<DeployReport, DeployErr
     paths.sort();
     // Only the machine key is needed: removals compare hashes, nothing is resolved.
     let secrets = existing_machine_key(request.state)
-        .map(|key| Secrets::resolve(&Default::default(), "op", key))
+        .map(|key| Secrets::resolve(&Default::default(), &Default::default(), key))
         .transpose()?;
     let nowhere = DistLayout {
         root: PathBuf::new(),
@@ -92,7 +92,7 @@ pub fn undeploy(request: &UndeployRequest<'_>) -> Result<DeployReport, DeployErr
                 project: request.target.project_dir(),
                 env: &env,
                 previous: Some(&record),
-                pending: None,
+                pending: &[],
                 secrets: secrets.as_ref(),
                 mode: DeployMode::Copy,
             },

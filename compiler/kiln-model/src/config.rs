@@ -40,6 +40,10 @@ pub struct SecretsSpec {
     /// `PATH`, as under Home Manager activation). Default `op`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op_command: Option<String>,
+    /// Seconds one `op read` may take before it and what it started are stopped. Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub op_timeout_seconds: Option<u64>,
 }
 
 /// Settings every configuration layer may set.

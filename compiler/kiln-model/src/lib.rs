@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod profile;
 pub mod record;
 pub mod schema;
+pub mod secret_ref;
 pub mod tool;
 pub mod values;
 

@@ -29,14 +29,8 @@ pub fn run(
         // The 1Password command comes from the configuration; without a library, the default.
         let op_command = || {
             Context::load(global, None)
-                .ok()
-                .and_then(|context| {
-                    context
-                        .config
-                        .string("secrets.op_command")
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| "op".to_string())
+                .map(|context| crate::settings::op_command(&context.config))
+                .unwrap_or_default()
         };
         let repairs = repair(&mut survey, &env, args.dry_run, op_command);
         for problem in &repairs.failed {

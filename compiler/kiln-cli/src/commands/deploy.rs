@@ -107,10 +107,7 @@ pub fn run(
             force: args.force,
         },
         dry_run: args.dry_run,
-        op_command: config
-            .string("secrets.op_command")
-            .unwrap_or("op")
-            .to_string(),
+        op_command: crate::settings::op_command(&config),
         env: &env,
         state: &state,
     };
