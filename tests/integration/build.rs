@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{TempLibrary, copy_tree, files_under, render, render_tree, repo_root};
+use crate::support::{
+    TempLibrary, copy_tree, files_under, mode_of, render, render_tree, repo_root,
+};
 
 /// The starter library without its `tools/` folder, so the built-in definitions are used.
 fn starter() -> TempLibrary {
@@ -548,4 +550,162 @@ mod shuffled {
             prop_assert_eq!(expected, super::emitted(&generated.config, files));
         }
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_library_is_an_error_and_nothing_outside_is_read() {
+    let library = TempLibrary::new();
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("sentinel.pem"), "outside secret\n").expect("write");
+    library
+        .file(
+            "components/skills/certs/SKILL.md",
+            "---\nname: certs\ndescription: Certificates\n---\n\n# Certs\n",
+        )
+        .file("components/skills/certs/inside.txt", "inside\n")
+        .file(
+            "profiles/p.profile.json",
+            r#"{ "name": "p", "skills": { "include": ["**"] }, "tools": { "claude-code": {} } }"#,
+        );
+    let skill = library.path().join("components/skills/certs");
+    std::os::unix::fs::symlink(outside.path(), skill.join("system")).expect("link out");
+    std::os::unix::fs::symlink("inside.txt", skill.join("alias.txt")).expect("link in");
+    let validate = library
+        .kiln()
+        .args(["--no-inherit", "validate"])
+        .output()
+        .expect("run");
+    let shown = render(&validate, library.path());
+    assert_eq!(validate.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("kiln::library::symlink_outside")
+            && shown.contains("components/skills/certs/system"),
+        "{shown}"
+    );
+    let build = library
+        .kiln()
+        .args(["--no-inherit", "build", "p", "claude-code"])
+        .output()
+        .expect("run");
+    assert_ne!(
+        build.status.code(),
+        Some(0),
+        "{}",
+        render(&build, library.path())
+    );
+    let dist = library.path().join("dist");
+    let copied: Vec<PathBuf> = files_under(&dist)
+        .into_iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b == b"outside secret\n"))
+        .collect();
+    assert!(copied.is_empty(), "outside files reached dist: {copied:?}");
+
+    // A link that stays inside the library is read as what it points to.
+    std::fs::remove_file(skill.join("system")).expect("unlink");
+    let build = library
+        .kiln()
+        .args(["--no-inherit", "build", "p", "claude-code"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        build.status.code(),
+        Some(0),
+        "{}",
+        render(&build, library.path())
+    );
+    let alias = dist.join("claude-code/p/global/.claude/skills/certs/alias.txt");
+    assert_eq!(std::fs::read_to_string(alias).expect("alias"), "inside\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn asset_modes_are_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let library = TempLibrary::new();
+    library
+        .file(
+            "components/skills/keys/SKILL.md",
+            "---\nname: keys\ndescription: Keys\n---\n\n# Keys\n",
+        )
+        .file("components/skills/keys/private.pem", "key\n")
+        .file("components/skills/keys/run.sh", "#!/bin/sh\necho\n")
+        .file(
+            "profiles/p.profile.json",
+            r#"{ "name": "p", "skills": { "include": ["**"] }, "tools": { "claude-code": {} } }"#,
+        );
+    let skill = library.path().join("components/skills/keys");
+    for (name, mode) in [("private.pem", 0o600), ("run.sh", 0o755)] {
+        std::fs::set_permissions(skill.join(name), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    }
+    let build = library
+        .kiln()
+        .args(["--no-inherit", "build", "p", "claude-code"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        build.status.code(),
+        Some(0),
+        "{}",
+        render(&build, library.path())
+    );
+    let dist = library
+        .path()
+        .join("dist/claude-code/p/global/.claude/skills/keys");
+    assert_eq!(mode_of(&dist.join("private.pem")), 0o600);
+    assert_eq!(mode_of(&dist.join("run.sh")), 0o755);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_in_dist_is_never_followed() {
+    let library = starter();
+    let (code, _, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    let victim = tempfile::tempdir().expect("victim");
+    std::fs::write(
+        victim.path().join("authorized_keys"),
+        "ssh-ed25519 AAAA me\n",
+    )
+    .expect("write");
+    let rules = library
+        .path()
+        .join("dist/claude-code/personal/global/.claude/rules");
+    std::fs::remove_dir_all(&rules).expect("clear");
+    std::os::unix::fs::symlink(victim.path(), &rules).expect("plant");
+    // A manifest entry that a prune would delete through the link.
+    let manifest_path = library
+        .path()
+        .join("dist/claude-code/personal.manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("read")).expect("json");
+    let template = manifest["files"]["global/.claude/rules/git-workflow.md"].clone();
+    manifest["files"]["global/.claude/rules/authorized_keys"] = template;
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json")).expect("tamper");
+
+    let (code, _, text) = build(&library, &["personal", "claude-code"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        std::fs::read_to_string(victim.path().join("authorized_keys"))
+            .expect("the file outside dist was deleted"),
+        "ssh-ed25519 AAAA me\n"
+    );
+    assert_eq!(
+        entries_names(victim.path()),
+        vec!["authorized_keys".to_string()],
+        "written through the link"
+    );
+    let metadata = std::fs::symlink_metadata(&rules).expect("rules");
+    assert!(metadata.is_dir() && !metadata.file_type().is_symlink());
+    assert!(rules.join("git-workflow.md").is_file());
+}
+
+fn entries_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }

@@ -102,6 +102,21 @@ pub fn is_contained(path: &str) -> bool {
             .all(|segment| !matches!(segment, "" | "." | ".."))
 }
 
+/// The first folder between `root` and `path` that is a symlink: dist is kiln's own output,
+/// so a link in it was planted, and nothing may be written or removed through it.
+fn symlinked_folder(root: &Path, path: &Path) -> Option<PathBuf> {
+    let relative = path.strip_prefix(root).ok()?;
+    let mut current = root.to_path_buf();
+    let components: Vec<_> = relative.components().collect();
+    for component in &components[..components.len().saturating_sub(1)] {
+        current.push(component);
+        if std::fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(current);
+        }
+    }
+    None
+}
+
 /// What storing did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreReport {
@@ -151,6 +166,17 @@ pub fn store(
         .iter()
         .filter_map(|(path, _, _)| tree.join(path).parent().map(Path::to_path_buf))
         .collect();
+    // A symlinked folder planted in dist is removed (the link, never what it leads to) and
+    // becomes a real folder, so no write goes through it.
+    for dir in &dirs {
+        while let Some(link) = symlinked_folder(&layout.root, &dir.join("x")) {
+            std::fs::remove_file(&link).map_err(|error| FsError {
+                action: "remove the symlink planted in dist at",
+                path: link.clone(),
+                error,
+            })?;
+        }
+    }
     for dir in &dirs {
         std::fs::create_dir_all(dir).map_err(|error| FsError {
             action: "create directory",
@@ -175,7 +201,17 @@ pub fn store(
             // A manifest on disk is input like any other: never follow a path in it out of
             // the tree (a tampered `../x` must not delete anything).
             if !manifest.files.contains_key(path) && is_contained(path) {
-                remove_file_and_empty_parents(&tree.join(path), &layout.root)?;
+                let target = tree.join(path);
+                // Through a planted symlinked folder the file is not dist's: only the link goes.
+                if let Some(link) = symlinked_folder(&layout.root, &target) {
+                    std::fs::remove_file(&link).map_err(|error| FsError {
+                        action: "remove the symlink planted in dist at",
+                        path: link.clone(),
+                        error,
+                    })?;
+                    continue;
+                }
+                remove_file_and_empty_parents(&target, &layout.root)?;
                 report.removed.push(path.clone());
             }
         }

@@ -419,11 +419,8 @@ impl Library {
 #[cfg(unix)]
 fn file_mode(metadata: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    if metadata.permissions().mode() & 0o111 != 0 {
-        0o755
-    } else {
-        0o644
-    }
+    // The asset's own permission bits: a 0600 key file stays private, a script executable.
+    metadata.permissions().mode() & 0o777
 }
 
 #[cfg(not(unix))]

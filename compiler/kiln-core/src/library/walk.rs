@@ -20,6 +20,10 @@ pub(super) fn discover(
     diagnostics: &mut Diagnostics,
 ) -> Vec<LibraryFile> {
     let mut found = Vec::new();
+    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    // Links are followed only while they stay inside the library: one leading out would copy
+    // files kiln was never given (a skill linking to /etc/ssl) into dist.
+    let mut outside: Vec<(String, String)> = Vec::new();
     for folder in [&paths.components, &paths.profiles, &paths.tools] {
         let dir = root.join(folder);
         if !dir.exists() {
@@ -30,7 +34,26 @@ pub(super) fn discover(
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|entry| {
-                entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+                if entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.') {
+                    return false;
+                }
+                if !entry.path_is_symlink() {
+                    return true;
+                }
+                let target = entry.path().canonicalize();
+                if target.as_ref().is_ok_and(|t| t.starts_with(&real_root)) {
+                    return true;
+                }
+                let link = entry
+                    .path()
+                    .strip_prefix(root)
+                    .map_or_else(|_| entry.path().display().to_string(), relative_path);
+                let target = target.map_or_else(
+                    |_| "nowhere (dangling)".to_string(),
+                    |t| format!("`{}`", t.display()),
+                );
+                outside.push((link, target));
+                false
             });
         for entry in walker {
             match entry {
@@ -55,6 +78,16 @@ pub(super) fn discover(
                 }
             }
         }
+    }
+    for (link, target) in outside {
+        diagnostics.push(
+            Diagnostic::error(
+                "kiln::library::symlink_outside",
+                format!("`{link}` is a symlink to {target}, outside the library; kiln does not read it"),
+            )
+            .in_file(link)
+            .help("copy the files into the library, or make the link point inside it (a relative link to a file of the library)"),
+        );
     }
     let plan = plan_files(
         paths,
