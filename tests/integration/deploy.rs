@@ -627,40 +627,109 @@ fn hostile_paths_in_a_tampered_manifest_are_refused_and_nothing_escapes() {
 #[test]
 fn concurrent_deploys_serialise_and_leave_consistent_state() {
     let machine = Machine::new();
-    assert_eq!(
-        machine
-            .kiln(&["build", "personal", "claude-code"])
-            .status
-            .code(),
-        Some(0)
-    );
+    for profile in ["personal", "work"] {
+        let build = machine.kiln(&["build", profile, "claude-code"]);
+        assert_eq!(build.status.code(), Some(0), "{}", text(&build, &machine));
+    }
     let rounds: usize = std::env::var("KILN_CONCURRENCY_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(30);
+    let threads = 4;
     let machine = &machine;
-    std::thread::scope(|scope| {
-        for _ in 0..4 {
-            scope.spawn(move || {
-                for _ in 0..rounds {
-                    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
-                    assert_eq!(output.status.code(), Some(0), "{}", text(&output, machine));
-                }
-            });
-        }
+    let config = machine.home(".claude.json");
+    std::fs::write(&config, "{}\n").expect("seed");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let foreign_writes = std::thread::scope(|scope| {
+        // Another program (Claude Code itself) adding its own keys to ~/.claude.json the
+        // whole time, by atomic read-modify-write, as such programs do.
+        let writer = scope.spawn(|| {
+            let mut written = 0usize;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = std::fs::read_to_string(&config).unwrap_or_default();
+                let Ok(mut value) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                value[format!("foreign{written}")] = Value::Bool(true);
+                let temp = config.with_extension(format!("foreign-{written}"));
+                std::fs::write(&temp, serde_json::to_vec_pretty(&value).expect("json"))
+                    .expect("write");
+                std::fs::rename(&temp, &config).expect("rename");
+                written += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            written
+        });
+        let deployers: Vec<_> = (0..threads)
+            .map(|thread| {
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    for round in 0..rounds {
+                        // Two profiles of one tool, switching back and forth.
+                        let profile = if (thread + round) % 2 == 0 {
+                            "personal"
+                        } else {
+                            "work"
+                        };
+                        let output =
+                            machine.kiln(&["deploy", profile, "claude-code", "--no-build"]);
+                        let shown = text(&output, machine);
+                        // Honest outcomes of racing another writer: kiln gave up after its
+                        // compare-and-swap attempts (nothing lost), or the other program
+                        // overwrote kiln's keys from a stale copy (drift, left alone).
+                        let raced = (output.status.code() == Some(1)
+                            && shown.contains("kiln::deploy::contended"))
+                            || (output.status.code() == Some(4)
+                                && shown.contains("kiln's keys were edited"));
+                        if output.status.code() != Some(0) && !raced {
+                            failures.push(shown);
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        let failures: Vec<String> = deployers
+            .into_iter()
+            .flat_map(|d| d.join().unwrap_or_default())
+            .collect();
+        // The writer stops whatever happened, so a failure cannot hang the test.
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.join().expect("writer");
+        assert_eq!(failures, Vec::<String>::new(), "deploys failed");
+        written
     });
-    // One record, parseable; every file synced; the shared file parses and holds kiln's keys.
+    // Every foreign write survived kiln's merges.
+    let claude: Value =
+        serde_json::from_slice(&std::fs::read(&config).expect("read")).expect("json");
+    let lost: Vec<usize> = (0..foreign_writes)
+        .filter(|n| claude[format!("foreign{n}")] != Value::Bool(true))
+        .collect();
+    println!(
+        "concurrent deploys: {threads} threads x {rounds} rounds over 2 profiles; {foreign_writes} foreign writes, {} lost",
+        lost.len()
+    );
+    assert!(foreign_writes > 0);
+    // Compare-and-swap keeps all but what lands in the instant between kiln's last re-read and
+    // its rename (README, "what remains possible"): measured 0-1 of ~150 here, 16 of 98 with
+    // the compare disabled. Zero needs an exchanging rename (issue 12, item 9, still open).
+    assert!(
+        lost.len() * 50 <= foreign_writes,
+        "{} of {foreign_writes} foreign writes lost: {lost:?}",
+        lost.len()
+    );
+    // One record, parseable; every file synced; the shared file holds kiln's keys.
     let records: Vec<PathBuf> = std::fs::read_dir(machine.sandbox.state().join("kiln/records"))
         .expect("records")
         .map(|e| e.expect("entry").path())
         .collect();
-    assert_eq!(records.len(), 1);
+    assert_eq!(records.len(), 1, "{records:?}");
     let _: Value =
         serde_json::from_slice(&std::fs::read(&records[0]).expect("read")).expect("record parses");
-    let claude: Value =
-        serde_json::from_slice(&std::fs::read(machine.home(".claude.json")).expect("read"))
-            .expect("json");
-    assert!(claude["mcpServers"]["memory"].is_object());
+    assert!(claude["mcpServers"].is_object(), "{claude}");
+    // Once the other writer is gone, one forced deploy settles kiln's keys and check is synced.
+    let settle = machine.kiln(&["deploy", "work", "claude-code", "--no-build", "--force"]);
+    assert_eq!(settle.status.code(), Some(0), "{}", text(&settle, machine));
     assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
     let leftovers: Vec<String> = all_names(&machine.sandbox.home())
         .into_iter()
