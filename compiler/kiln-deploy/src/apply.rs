@@ -108,6 +108,21 @@ pub fn is_record_file(path: &Path) -> bool {
     name.ends_with(".json") && !name.ends_with(".pending.json") && !name.starts_with('.')
 }
 
+/// Every record file under `state/records/`, sorted (journals and temporary files left out).
+pub fn record_files(state: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(state.join("records"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| is_record_file(p))
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.sort();
+    paths
+}
+
 /// How many interrupted attempts a journal remembers (each may have written some files).
 const JOURNAL_DEPTH: usize = 16;
 

@@ -59,16 +59,7 @@ fn stale_detail(gone: bool) -> String {
 
 /// Reads every deploy record under `state` and judges each file it names (writes nothing).
 pub fn survey(state: &Path) -> Result<Survey, DeployError> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(state.join("records"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| crate::apply::is_record_file(p))
-                .collect()
-        })
-        .unwrap_or_default();
-    paths.sort();
+    let paths = crate::apply::record_files(state);
     let mut records = Vec::new();
     for path in paths {
         if let Some(record) = read_record(&path)? {

@@ -42,16 +42,7 @@ pub fn undeploy(request: &UndeployRequest<'_>) -> Result<DeployReport, DeployErr
     };
     let root = scope_root(request.env, scope, request.target.project_dir());
     let root_text = root.display().to_string();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(request.state.join("records"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| crate::apply::is_record_file(p))
-                .collect()
-        })
-        .unwrap_or_default();
-    paths.sort();
+    let paths = crate::apply::record_files(request.state);
     // Only the machine key is needed: removals compare hashes, nothing is resolved.
     let secrets = existing_machine_key(request.state)
         .map(|key| Secrets::resolve(&Default::default(), &Default::default(), key))
