@@ -710,14 +710,9 @@ fn concurrent_deploys_serialise_and_leave_consistent_state() {
         lost.len()
     );
     assert!(foreign_writes > 0);
-    // Compare-and-swap keeps all but what lands in the instant between kiln's last re-read and
-    // its rename (README, "what remains possible"): measured 0-1 of ~150 here, 16 of 98 with
-    // the compare disabled. Zero needs an exchanging rename (issue 12, item 9, still open).
-    assert!(
-        lost.len() * 50 <= foreign_writes,
-        "{} of {foreign_writes} foreign writes lost: {lost:?}",
-        lost.len()
-    );
+    // Every swap hands back the file it displaced, and another program's change found there is
+    // carried onto kiln's text: nothing is lost (README, "what remains possible").
+    assert_eq!(lost, Vec::<usize>::new(), "foreign writes lost");
     // One record, parseable; every file synced; the shared file holds kiln's keys.
     let records: Vec<PathBuf> = std::fs::read_dir(machine.sandbox.state().join("kiln/records"))
         .expect("records")

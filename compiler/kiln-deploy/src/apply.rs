@@ -341,10 +341,116 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
     Ok(applied)
 }
 
-/// Writes an update of a shared file with compare-and-swap: if another writer changed the file
-/// since planning, kiln's keys are merged into the new text again (up to three times) — the
-/// other writer's change is never lost.
+/// Writes an update of a shared file without losing another program's write to it.
+///
+/// kiln's keys are merged into the file as it is now, and the result is swapped in atomically
+/// ([`kiln_store::fs::exchange`]). The swap hands back the file it displaced: when that is not
+/// the text kiln merged into, another program wrote in between, and its changes are carried
+/// onto kiln's text ([`crate::merge::rebase`]) and swapped in again, until a swap displaces
+/// exactly what kiln put there. Where the system cannot swap, a compare-then-rename is used
+/// (see the README for what that leaves possible).
 fn write_shared(
+    step: &crate::plan::Step,
+    shared: &crate::plan::SharedUpdate,
+    record: &mut DeployRecord,
+) -> Result<(), DeployError> {
+    let path = &step.path;
+    let merge_into = |live: Option<&str>| {
+        crate::merge::merge(
+            shared.format,
+            live,
+            &shared.fragment,
+            &shared.owned,
+            &shared.previously_owned,
+        )
+        .map(String::into_bytes)
+        .map_err(|e| changed_unparsable(path, &e.message))
+    };
+    let mut base = read_text(path)?;
+    let mut put = match &base {
+        Some(text) if kiln_store::hash::content_hash(text.as_bytes()) == shared.seen => {
+            step.bytes.clone().unwrap_or_default()
+        }
+        live => merge_into(live.as_deref())?,
+    };
+    for _ in 0..SWAP_ATTEMPTS {
+        let displaced = match kiln_store::fs::exchange(path, &put, step.mode).map_err(fs)? {
+            kiln_store::fs::Exchanged::Unsupported => {
+                return write_shared_by_compare(step, shared, record);
+            }
+            kiln_store::fs::Exchanged::Created => None,
+            kiln_store::fs::Exchanged::Displaced(bytes) => Some(bytes),
+        };
+        if displaced.as_deref() == base.as_deref().map(str::as_bytes) {
+            note_shared_hash(record, &step.relative, &put);
+            return Ok(());
+        }
+        // Another program wrote between kiln's read and its swap: keep its change.
+        let Some(displaced) = displaced else {
+            // It removed the file; kiln's text stands.
+            note_shared_hash(record, &step.relative, &put);
+            return Ok(());
+        };
+        let theirs = match String::from_utf8(displaced) {
+            Ok(text) => text,
+            Err(error) => return Err(put_back(path, error.as_bytes(), step.mode, "is not UTF-8")),
+        };
+        let ours = String::from_utf8_lossy(&put).into_owned();
+        let rebased = match crate::merge::rebase(shared.format, &ours, base.as_deref(), &theirs) {
+            Ok(text) => text,
+            Err(error) => return Err(put_back(path, theirs.as_bytes(), step.mode, &error.message)),
+        };
+        base = Some(ours);
+        put = rebased.into_bytes();
+    }
+    Err(DeployError::Contended(format!(
+        "`{}` kept changing while kiln tried to write it ({SWAP_ATTEMPTS} attempts); every other write to it was kept — run kiln deploy again",
+        path.display()
+    )))
+}
+
+/// How many times a shared file is swapped before kiln gives up on a busy file.
+const SWAP_ATTEMPTS: usize = 8;
+
+fn read_text(path: &Path) -> Result<Option<String>, DeployError> {
+    match kiln_store::fs::read_optional(path).map_err(fs)? {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| DeployError::Unparsable(format!("`{}` is not UTF-8", path.display()))),
+    }
+}
+
+fn changed_unparsable(path: &Path, message: &str) -> DeployError {
+    DeployError::Unparsable(format!(
+        "`{}` changed while kiln wrote it and no longer parses: {message}",
+        path.display()
+    ))
+}
+
+/// Swaps another program's displaced text back in when kiln cannot carry it over, and says why.
+fn put_back(path: &Path, theirs: &[u8], mode: u32, why: &str) -> DeployError {
+    match kiln_store::fs::exchange(path, theirs, mode) {
+        Ok(_) => changed_unparsable(path, why),
+        Err(error) => DeployError::Io(format!(
+            "`{}` changed while kiln wrote it ({why}) and putting the other program's text back failed: {error}",
+            path.display()
+        )),
+    }
+}
+
+fn note_shared_hash(record: &mut DeployRecord, relative: &str, bytes: &[u8]) {
+    if let Some(entry) = record.files.get_mut(relative)
+        && !entry.hash.is_keyed()
+    {
+        entry.hash = kiln_model::RecordedHash::Plain(kiln_store::hash::content_hash(bytes));
+    }
+}
+
+/// [`write_shared`] where files cannot be swapped: the file is re-read just before the rename
+/// and kiln's keys merged again when it changed (up to three times). A write landing between
+/// that re-read and the rename is lost.
+fn write_shared_by_compare(
     step: &crate::plan::Step,
     shared: &crate::plan::SharedUpdate,
     record: &mut DeployRecord,
@@ -353,32 +459,22 @@ fn write_shared(
     let mut bytes = step.bytes.clone().unwrap_or_default();
     for _ in 0..3 {
         if kiln_store::fs::replace_if_unchanged(&step.path, &bytes, step.mode, &seen).map_err(fs)? {
-            if let Some(entry) = record.files.get_mut(&step.relative)
-                && !entry.hash.is_keyed()
-            {
-                entry.hash =
-                    kiln_model::RecordedHash::Plain(kiln_store::hash::content_hash(&bytes));
-            }
+            note_shared_hash(record, &step.relative, &bytes);
             return Ok(());
         }
-        let live = std::fs::read_to_string(&step.path).map_err(|e| {
-            DeployError::Io(format!("failed to re-read `{}`: {e}", step.path.display()))
-        })?;
-        seen = kiln_store::hash::content_hash(live.as_bytes());
+        let live = read_text(&step.path)?;
+        seen = live
+            .as_deref()
+            .map(|text| kiln_store::hash::content_hash(text.as_bytes()))
+            .unwrap_or_default();
         bytes = crate::merge::merge(
             shared.format,
-            Some(&live),
+            live.as_deref(),
             &shared.fragment,
             &shared.owned,
             &shared.previously_owned,
         )
-        .map_err(|e| {
-            DeployError::Unparsable(format!(
-                "`{}` changed while kiln wrote it and no longer parses: {}",
-                step.path.display(),
-                e.message
-            ))
-        })?
+        .map_err(|e| changed_unparsable(&step.path, &e.message))?
         .into_bytes();
     }
     Err(DeployError::Contended(format!(

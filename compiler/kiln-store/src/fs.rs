@@ -197,6 +197,93 @@ pub fn replace_if_unchanged(
     Ok(true)
 }
 
+/// What an exchanging write found at the path it wrote.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exchanged {
+    /// The file it replaced, whose bytes are these (read after the swap, so nothing written
+    /// before it can go unseen).
+    Displaced(Vec<u8>),
+    /// There was no file: it was created.
+    Created,
+    /// This system or file system cannot swap files atomically; nothing was written.
+    Unsupported,
+}
+
+/// Writes `bytes` to `path` by atomically *swapping* a durable temp file with it
+/// (`renameat2(RENAME_EXCHANGE)` on Linux, `RENAME_SWAP` on macOS) and returns what it
+/// displaced. Unlike a compare-then-rename, no other writer's file can be replaced unseen: the
+/// caller compares the displaced bytes with what it merged into and carries any difference
+/// over (see `kiln_deploy`'s shared-file writes).
+pub fn exchange(path: &Path, bytes: &[u8], mode: u32) -> Result<Exchanged, FsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let temp = prepared_temp(path, bytes, mode, Durability::Durable)?;
+    failpoint("exchange");
+    match swap(temp.path(), path) {
+        Ok(true) => {
+            let displaced = std::fs::read(temp.path()).map_err(fail("read", path))?;
+            drop(temp); // removes the displaced file
+            failpoint("dir-fsync");
+            sync_dir(dir).map_err(fail("sync directory", dir))?;
+            failpoint("written");
+            Ok(Exchanged::Displaced(displaced))
+        }
+        Ok(false) => Ok(Exchanged::Unsupported),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            // Nothing to swap with: create it, unless another writer does so first.
+            match create_by_rename(temp.path(), path) {
+                Ok(()) => {
+                    drop(temp); // its path is gone: nothing to remove
+                    sync_dir(dir).map_err(fail("sync directory", dir))?;
+                    Ok(Exchanged::Created)
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    exchange(path, bytes, mode)
+                }
+                Err(error) => Err(FsError {
+                    action: "create",
+                    path: path.to_path_buf(),
+                    error,
+                }),
+            }
+        }
+        Err(error) => Err(FsError {
+            action: "replace",
+            path: path.to_path_buf(),
+            error,
+        }),
+    }
+}
+
+/// Swaps two paths atomically: `Ok(false)` where the system cannot.
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+fn swap(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => Ok(false),
+        Err(e) if e == rustix::io::Errno::NOTSUP || e == rustix::io::Errno::OPNOTSUPP => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn swap(_: &Path, _: &Path) -> std::io::Result<bool> {
+    Ok(false)
+}
+
+/// Renames `from` to `to` unless `to` exists (`AlreadyExists` then).
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+fn create_by_rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(Into::into)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn create_by_rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::hard_link(from, to)?;
+    std::fs::remove_file(from)
+}
+
 /// Creates a file that does not exist yet, with `mode` (subject to the umask), in an
 /// existing directory. Falls back to [`write_file`] when the file appeared meanwhile.
 pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
@@ -277,6 +364,32 @@ pub fn mode_of(metadata: &std::fs::Metadata) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exchange_hands_back_what_it_replaced_and_creates_a_missing_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("shared.json");
+        assert_eq!(
+            exchange(&path, b"one", 0o644).expect("create"),
+            Exchanged::Created
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), b"one");
+        match exchange(&path, b"two", 0o600).expect("swap") {
+            // A file system that cannot swap leaves the file alone.
+            Exchanged::Unsupported => assert_eq!(std::fs::read(&path).expect("read"), b"one"),
+            displaced => {
+                assert_eq!(displaced, Exchanged::Displaced(b"one".to_vec()));
+                assert_eq!(std::fs::read(&path).expect("read"), b"two");
+                assert_eq!(mode_of(&std::fs::metadata(&path).expect("meta")), 0o600);
+            }
+        }
+        // Only the file is left: the displaced one and the temp files are gone.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("shared.json")]);
+    }
 
     #[test]
     fn atomic_write_creates_replaces_and_sets_the_mode() {

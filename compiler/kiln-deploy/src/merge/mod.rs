@@ -185,6 +185,72 @@ pub fn owned_values(
     }
 }
 
+/// Another writer's changes carried onto kiln's text: `changed` is what that writer made of
+/// `base`; every member it added, changed or removed (compared as values, objects walked
+/// member by member, anything else taken whole) is applied to `onto`, where everything else
+/// stays byte for byte. Used when a compare-and-swap finds that a write of `base` displaced
+/// another program's write, so that write is kept instead of lost.
+///
+/// # Errors
+///
+/// When a text does not parse in `format` or its top level is not an object/table.
+pub fn rebase(
+    format: MergeFormat,
+    onto: &str,
+    base: Option<&str>,
+    changed: &str,
+) -> Result<String, MergeError> {
+    let base = document_value(format, base)?;
+    let changed = document_value(format, Some(changed))?;
+    let mut pointers = Vec::new();
+    changed_members(Some(&base), Some(&changed), &mut Vec::new(), &mut pointers);
+    if pointers.is_empty() {
+        return Ok(onto.to_string());
+    }
+    merge(format, Some(onto), &changed, &pointers, &[])
+}
+
+/// A whole document as a JSON value (an absent or empty one is `{}`).
+fn document_value(format: MergeFormat, text: Option<&str>) -> Result<Value, MergeError> {
+    let Some(text) = text else {
+        return Ok(Value::Object(Map::new()));
+    };
+    let (_, text) = split_bom(text);
+    let value = match format {
+        MergeFormat::Json | MergeFormat::Jsonc => {
+            json::parse(text, format == MergeFormat::Jsonc)?.map(|root| json::to_json(&root))
+        }
+        MergeFormat::Toml => toml::document_json(text)?,
+    }
+    .unwrap_or_else(|| Value::Object(Map::new()));
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(MergeError::new("the top level is not an object"))
+    }
+}
+
+/// The pointers of the members that differ between two values, walking objects.
+fn changed_members(
+    before: Option<&Value>,
+    after: Option<&Value>,
+    path: &mut Vec<String>,
+    out: &mut Vec<String>,
+) {
+    match (before, after) {
+        (Some(Value::Object(before)), Some(Value::Object(after))) => {
+            let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+            for key in keys {
+                path.push(key.clone());
+                changed_members(before.get(key), after.get(key), path, out);
+                path.pop();
+            }
+        }
+        (before, after) if before != after => out.push(pointer_text(path)),
+        _ => {}
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pointers and the plan
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{MergeFormat, merge, owned_values};
+use super::{MergeFormat, merge, owned_values, rebase};
 
 pub(super) fn s(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| item.to_string()).collect()
@@ -250,4 +250,49 @@ fn equal_values_are_left_as_written() {
         ),
         live
     );
+}
+
+#[test]
+fn rebase_carries_another_writers_changes_onto_kilns_text() {
+    // kiln merged its server into `base`; meanwhile another program added `tips`, changed
+    // `theme` and removed `old`. Its changes land on kiln's text; kiln's key stays.
+    let base = "{\n  \"theme\": \"dark\",\n  \"old\": 1\n}\n";
+    let theirs = "{\n  \"theme\": \"light\",\n  \"tips\": {\"shown\": 3}\n}\n";
+    let ours =
+        "{\n  \"theme\": \"dark\",\n  \"old\": 1,\n  \"mcpServers\": {\n    \"kiln\": {}\n  }\n}\n";
+    let out = rebase(MergeFormat::Json, ours, Some(base), theirs).expect("rebase");
+    let value: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        value,
+        json!({"theme": "light", "tips": {"shown": 3}, "mcpServers": {"kiln": {}}})
+    );
+    // Nothing changed by them: kiln's text is kept byte for byte.
+    assert_eq!(
+        rebase(MergeFormat::Json, ours, Some(base), base).expect("rebase"),
+        ours
+    );
+}
+
+#[test]
+fn rebase_keeps_comments_and_works_on_toml() {
+    let ours = "// mine\n{\n  \"a\": 1, // note\n  \"k\": true\n}\n";
+    let out = rebase(MergeFormat::Jsonc, ours, Some("{\"a\": 1}"), "{\"a\": 2}").expect("jsonc");
+    assert_eq!(out, "// mine\n{\n  \"a\": 2, // note\n  \"k\": true\n}\n");
+    let ours = "model = \"o3\"\n\n[mcp_servers.kiln]\ncommand = \"x\"\n";
+    let out = rebase(
+        MergeFormat::Toml,
+        ours,
+        Some("model = \"o3\"\n"),
+        "model = \"o4\"\n[projects.\"/p\"]\ntrust_level = \"trusted\"\n",
+    )
+    .expect("toml");
+    let value: toml::Table = toml::from_str(&out).expect("toml parses");
+    assert_eq!(value["model"].as_str(), Some("o4"));
+    assert_eq!(
+        value["projects"]["/p"]["trust_level"].as_str(),
+        Some("trusted")
+    );
+    assert_eq!(value["mcp_servers"]["kiln"]["command"].as_str(), Some("x"));
+    // Another program writing something that is not a document is an error, never a guess.
+    assert!(rebase(MergeFormat::Json, "{}", None, "[1]").is_err());
 }

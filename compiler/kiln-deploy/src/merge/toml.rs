@@ -60,6 +60,16 @@ pub(super) fn owned_values(
         .collect())
 }
 
+/// The whole document as JSON (see [`item_to_json`]).
+pub(super) fn document_json(live: &str) -> Result<Option<Value>, MergeError> {
+    let doc = if uses_crlf(live) {
+        parse(&live.replace("\r\n", "\n"))?
+    } else {
+        parse(live)?
+    };
+    Ok(item_to_json(doc.as_item()))
+}
+
 /// Whether every line ends with CRLF (then the file is edited as LF and converted back).
 fn uses_crlf(text: &str) -> bool {
     let crlf = text.matches("\r\n").count();
