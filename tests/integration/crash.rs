@@ -248,12 +248,12 @@ fn crash_at_every_failpoint_leaves_old_or_new_and_converges() {
         &[".claude.json", ".codex/config.toml"],
     );
 
-    // Two hundred files: every fifth failpoint (the default suite's budget).
+    // Two hundred files: every fourth failpoint (the default suite's budget).
     let many = library_with_rules(200);
     let step = std::env::var("KILN_CRASH_STEP")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(4);
     let sweep = Sweep {
         library: &many,
         args: &["deploy", "p", "claude-code"],

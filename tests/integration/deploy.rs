@@ -1969,3 +1969,85 @@ fn a_reference_inside_a_value_resolves_in_place() {
     );
     assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_dry_run_needs_no_op_and_compares_files_holding_secrets_by_their_keyed_hash() {
+    let machine = Machine::new();
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    // No 1Password CLI on this machine now (or not signed in): a dry run still plans.
+    let config = machine
+        .library
+        .path()
+        .join(".no-user-config/kiln/config.toml");
+    std::fs::write(&config, "[secrets]\nop_command = \"/nonexistent/op\"\n").expect("config");
+    let dry_actions = |machine: &Machine| {
+        let output = machine.kiln(&[
+            "deploy",
+            "personal",
+            "claude-code",
+            "--dry-run",
+            "--format",
+            "json",
+        ]);
+        // 4: a drifted file would be left alone.
+        assert!(
+            matches!(output.status.code(), Some(0 | 4)),
+            "{}",
+            text(&output, machine)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).expect("json");
+        let shared = report["plans"][0]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["relative"] == ".claude.json")
+            .expect("the shared file is planned")["action"]
+            .clone();
+        let others: Vec<Value> = report["plans"][0]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter(|s| s["relative"] != ".claude.json" && s["action"] != "keep")
+            .cloned()
+            .collect();
+        (
+            shared,
+            others,
+            report["unresolved_secrets"].clone(),
+            text(&output, machine),
+        )
+    };
+    let (shared, others, unresolved, shown) = dry_actions(&machine);
+    assert_eq!(shared, "keep", "{shown}");
+    assert_eq!(others, Vec::<Value>::new(), "{shown}");
+    assert_eq!(
+        unresolved,
+        serde_json::json!(["op://Private/Context7/api-key"])
+    );
+    assert!(!shown.contains("CANARY"), "{shown}");
+    // The user edits kiln's server in the shared file: the keyed hash no longer matches.
+    let path = machine.home(".claude.json");
+    let mut live: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    live["mcpServers"]["context7"]["env"]["CONTEXT7_API_KEY"] = Value::from("typed by hand");
+    std::fs::write(&path, serde_json::to_vec_pretty(&live).expect("json")).expect("write");
+    let (shared, _, _, shown) = dry_actions(&machine);
+    assert_eq!(shared, "drift", "{shown}");
+    assert!(shown.contains("kiln's keys were edited"), "{shown}");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_empty_secret_is_a_warning() {
+    let machine = Machine::new();
+    fake_op(&machine, "#!/bin/sh\nexit 0\n", 10);
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    let shown = text(&output, &machine);
+    assert!(
+        shown.contains("warning: op://Private/Context7/api-key resolved to an empty value"),
+        "{shown}"
+    );
+}

@@ -277,16 +277,44 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
     let mut applied = Applied::default();
     let mut record = plan.record.clone();
     let root = PathBuf::from(&record.root);
+    // Removals first (a folder kiln removes may be where a file now goes), then every plain
+    // file in one batch (parallel fsyncs, one per directory), then the rest in plan order.
+    for step in &plan.steps {
+        if step.action == Action::Remove {
+            let stop = created_dir_stop(&root, &step.path, &record);
+            kiln_store::fs::failpoint("remove");
+            remove_file_and_empty_parents(&step.path, &stop).map_err(fs)?;
+            kiln_store::fs::failpoint("removed");
+            applied.removed.push(step.path.display().to_string());
+        }
+    }
+    let plain: Vec<&crate::plan::Step> = plan.steps.iter().filter(|s| is_plain_write(s)).collect();
+    for step in &plain {
+        note_created_dirs(&root, &step.path, &mut record);
+    }
+    let batch: Vec<kiln_store::fs::FileWrite<'_>> = plain
+        .iter()
+        .map(|step| kiln_store::fs::FileWrite {
+            path: &step.path,
+            bytes: step.bytes.as_deref().unwrap_or_default(),
+            mode: step.mode,
+        })
+        .collect();
+    kiln_store::fs::write_files(&batch).map_err(fs)?;
+    applied
+        .written
+        .extend(plain.iter().map(|s| s.path.display().to_string()));
     for step in &plan.steps {
         let display = step.path.display().to_string();
         match &step.action {
+            _ if is_plain_write(step) => {}
             Action::Update if step.shared.is_some() => {
                 let shared = step.shared.as_ref().expect("checked");
                 write_shared(step, shared, &mut record)?;
                 applied.written.push(display);
             }
-            Action::Create | Action::Update | Action::Adopt if step.link.is_some() => {
-                let target = step.link.as_ref().expect("checked");
+            Action::Create | Action::Update | Action::Adopt => {
+                let target = step.link.as_ref().expect("a plain write is batched");
                 note_created_dirs(&root, &step.path, &mut record);
                 link(
                     target,
@@ -294,12 +322,6 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
                     step.mode,
                     &step.path,
                 )?;
-                applied.written.push(display);
-            }
-            Action::Create | Action::Update | Action::Adopt => {
-                let bytes = step.bytes.as_deref().unwrap_or_default();
-                note_created_dirs(&root, &step.path, &mut record);
-                atomic_write(&step.path, bytes, step.mode).map_err(fs)?;
                 applied.written.push(display);
             }
             Action::Backup { to } => {
@@ -312,19 +334,14 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
                 atomic_write(&step.path, bytes, step.mode).map_err(fs)?;
                 applied.written.push(display);
             }
-            Action::Remove => {
-                let stop = created_dir_stop(&root, &step.path, &record);
-                kiln_store::fs::failpoint("remove");
-                remove_file_and_empty_parents(&step.path, &stop).map_err(fs)?;
-                kiln_store::fs::failpoint("removed");
-                applied.removed.push(display);
-            }
-            Action::Keep
+            Action::Remove
+            | Action::Keep
             | Action::Drift { .. }
             | Action::Conflict { .. }
             | Action::Refused { .. } => {}
         }
     }
+    applied.written.sort();
     record.created_dirs.retain(|dir| root.join(dir).is_dir());
     record.created_dirs.sort();
     record.created_dirs.dedup();
@@ -339,6 +356,16 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
         applied.record_written = true;
     }
     Ok(applied)
+}
+
+/// A create, update or adoption of a whole regular file (no link, not an update merged into a
+/// shared file).
+fn is_plain_write(step: &crate::plan::Step) -> bool {
+    match step.action {
+        Action::Update => step.link.is_none() && step.shared.is_none(),
+        Action::Create | Action::Adopt => step.link.is_none(),
+        _ => false,
+    }
 }
 
 /// Writes an update of a shared file without losing another program's write to it.

@@ -81,6 +81,8 @@ pub struct DeployRequest<'a> {
     pub env: &'a DeployEnv,
     /// kiln's state folder (`$XDG_STATE_HOME/kiln`): records, lock, machine key, store.
     pub state: &'a Path,
+    /// Told each secret reference before `op` is asked for it (a terminal shows the wait).
+    pub waiting_for_secret: &'a dyn Fn(&str),
 }
 
 /// What a deploy did, or would do.
@@ -92,6 +94,10 @@ pub struct DeployReport {
     pub plans: Vec<DeployPlan>,
     /// What applying each plan did (empty for a dry run or a blocked deploy).
     pub applied: Vec<Applied>,
+    /// A dry run's secret references, which it does not resolve (`op` is not run).
+    pub unresolved_secrets: Vec<String>,
+    /// Secret references whose value is empty.
+    pub empty_secrets: Vec<String>,
 }
 
 impl DeployReport {
@@ -170,6 +176,11 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
         dry_run: request.dry_run,
         plans,
         applied: Vec::new(),
+        unresolved_secrets: secrets
+            .unresolved_references()
+            .map(str::to_string)
+            .collect(),
+        empty_secrets: secrets.empty_values().to_vec(),
     };
     if !request.dry_run {
         // Temporary files a killed run left (one may hold a resolved secret).
@@ -247,10 +258,17 @@ fn resolve_secrets(
             }
         }
     }
-    let key = if request.dry_run && !request.state.join("secret.key").exists() {
-        [0; 32] // no keyed hash can exist yet, and a dry run writes nothing
-    } else {
-        machine_key(request.state)?
-    };
-    Secrets::resolve(&references, &request.op_command, key)
+    if request.dry_run {
+        // `op` is not run: files holding secrets are compared by their keyed hash. Without a
+        // machine key no keyed hash can exist yet, and a dry run writes nothing.
+        let key = crate::secrets::existing_machine_key(request.state).unwrap_or([0; 32]);
+        return Ok(Secrets::unresolved(references, key));
+    }
+    let key = machine_key(request.state)?;
+    Secrets::resolve_with(
+        &references,
+        &request.op_command,
+        key,
+        request.waiting_for_secret,
+    )
 }

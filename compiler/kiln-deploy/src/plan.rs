@@ -328,6 +328,9 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
                     }
                     (None, _) => plan_owned(&file, bytes, &live),
                 };
+                if secret && request.secrets.is_some_and(Secrets::is_unresolved) {
+                    planned = by_keyed_hash(&file, planned, &live);
+                }
                 planned.through = through.is_some().then(|| location.path());
                 planned
             }
@@ -537,6 +540,25 @@ fn plan_link(file: &Planned<'_>, bytes: Vec<u8>, store: &Path, live: &Live) -> S
             result
         }
     }
+}
+
+/// A dry run resolves no secret, so a file holding one cannot be merged and compared: it is
+/// unchanged when dist is what was deployed and the live file still has the keyed hash kiln
+/// recorded; otherwise the plan stands (an update that the real deploy may find is a no-op).
+fn by_keyed_hash(file: &Planned<'_>, mut planned: Step, live: &Live) -> Step {
+    let Some(previous) = file.previous else {
+        return planned;
+    };
+    if planned.action == Action::Update
+        && previous.dist_hash == file.entry.hash
+        && compare(live, previous, file.key).is_ok()
+    {
+        planned.action = Action::Keep;
+        planned.bytes = None;
+        planned.shared = None;
+        planned.entry = Some(previous.clone());
+    }
+    planned
 }
 
 fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {

@@ -59,6 +59,10 @@ pub fn may_hold_secrets(entry: &kiln_model::ManifestEntry) -> bool {
 pub struct Secrets {
     values: BTreeMap<String, String>,
     key: [u8; 32],
+    /// A dry run's: the references are known, their values are not (`op` is not run).
+    unresolved: BTreeSet<String>,
+    /// References whose value is empty (a warning: a blank token usually means a wrong field).
+    empty: Vec<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -78,11 +82,59 @@ impl Secrets {
         command: &OpCommand,
         key: [u8; 32],
     ) -> Result<Secrets, DeployError> {
+        Secrets::resolve_with(references, command, key, &|_| {})
+    }
+
+    /// [`Secrets::resolve`], telling `waiting` each reference before `op` is asked for it (a
+    /// terminal shows what the deploy waits for: `op` may be waiting for a sign-in).
+    pub fn resolve_with(
+        references: &BTreeSet<String>,
+        command: &OpCommand,
+        key: [u8; 32],
+        waiting: &dyn Fn(&str),
+    ) -> Result<Secrets, DeployError> {
         let mut values = BTreeMap::new();
+        let mut empty = Vec::new();
         for reference in references {
-            values.insert(reference.clone(), read_one(command, reference)?);
+            waiting(reference);
+            let value = read_one(command, reference)?;
+            if value.is_empty() {
+                empty.push(reference.clone());
+            }
+            values.insert(reference.clone(), value);
         }
-        Ok(Secrets { values, key })
+        Ok(Secrets {
+            values,
+            key,
+            unresolved: BTreeSet::new(),
+            empty,
+        })
+    }
+
+    /// A dry run's secrets: the references, not their values. A file holding them is planned
+    /// by its keyed hash (see `plan`), and nothing is substituted.
+    pub fn unresolved(references: BTreeSet<String>, key: [u8; 32]) -> Secrets {
+        Secrets {
+            values: BTreeMap::new(),
+            key,
+            unresolved: references,
+            empty: Vec::new(),
+        }
+    }
+
+    /// The references a dry run did not resolve, sorted.
+    pub fn unresolved_references(&self) -> impl Iterator<Item = &str> {
+        self.unresolved.iter().map(String::as_str)
+    }
+
+    /// Whether these are a dry run's unresolved references.
+    pub fn is_unresolved(&self) -> bool {
+        !self.unresolved.is_empty()
+    }
+
+    /// The references that resolved to an empty value.
+    pub fn empty_values(&self) -> &[String] {
+        &self.empty
     }
 
     /// Whether there is nothing to substitute.
@@ -92,7 +144,14 @@ impl Secrets {
 
     /// Replaces each quoted `"op://…"` (a whole JSON or TOML string value) with the resolved
     /// value as an escaped string. Returns the new bytes and whether anything was replaced.
+    /// Unresolved (a dry run): the bytes stay as they are, and hold secrets when they name one.
     pub fn substitute(&self, bytes: &[u8]) -> (Vec<u8>, bool) {
+        if self.is_unresolved() {
+            let names_one = find_references(bytes)
+                .iter()
+                .any(|r| self.unresolved.contains(r));
+            return (bytes.to_vec(), names_one);
+        }
         if self.values.is_empty() {
             return (bytes.to_vec(), false);
         }
@@ -168,6 +227,8 @@ fn read_one(op: &OpCommand, reference: &str) -> Result<String, DeployError> {
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
     let started = Instant::now();
+    // Polled from 1 ms up to 25 ms: a quick `op` costs a few milliseconds, not a whole tick.
+    let mut pause = Duration::from_millis(1);
     let status = loop {
         if let Some(status) = child
             .try_wait()
@@ -182,7 +243,8 @@ fn read_one(op: &OpCommand, reference: &str) -> Result<String, DeployError> {
                 op.timeout.as_secs()
             )));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(25));
     };
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
@@ -276,6 +338,8 @@ mod tests {
                 "s3cr\"et\n".to_string(),
             )]),
             key: [7; 32],
+            unresolved: BTreeSet::new(),
+            empty: Vec::new(),
         };
         let (out, replaced) = secrets.substitute(bytes);
         assert!(replaced);

@@ -54,6 +54,8 @@ pub fn undeploy(request: &UndeployRequest<'_>) -> Result<DeployReport, DeployErr
         dry_run: request.dry_run,
         plans: Vec::new(),
         applied: Vec::new(),
+        unresolved_secrets: Vec::new(),
+        empty_secrets: Vec::new(),
     };
     for path in paths {
         let Some(record) = read_record(&path)? else {

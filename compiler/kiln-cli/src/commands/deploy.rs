@@ -18,6 +18,10 @@ struct Report<'a> {
     dry_run: bool,
     plans: &'a [DeployPlan],
     applied: &'a [kiln_deploy::apply::Applied],
+    /// A dry run's secret references, not resolved.
+    unresolved_secrets: &'a [String],
+    /// References whose value is empty.
+    empty_secrets: &'a [String],
 }
 
 pub fn run(
@@ -90,6 +94,18 @@ pub fn run(
         }
     };
     let (env, state) = Context::deploy_env(global)?;
+    let op_command = crate::settings::op_command(&config);
+    // `op` may sit waiting for a sign-in: a terminal is told what the deploy waits for.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let waiting = |reference: &str| {
+        if terminal {
+            eprintln!(
+                "waiting for `{}` to resolve {reference} (gives up after {}s)",
+                op_command.program,
+                op_command.timeout.as_secs()
+            );
+        }
+    };
     let request = DeployRequest {
         dist: &dist,
         builds,
@@ -107,9 +123,10 @@ pub fn run(
             force: args.force,
         },
         dry_run: args.dry_run,
-        op_command: crate::settings::op_command(&config),
+        op_command: op_command.clone(),
         env: &env,
         state: &state,
+        waiting_for_secret: &waiting,
     };
     let report = deploy(&request).map_err(|e| failure(&e))?;
     render(&report, args.format, reporter);
@@ -130,10 +147,26 @@ fn render(report: &DeployReport, format: OutputFormat, reporter: &Reporter) {
             dry_run: report.dry_run,
             plans: &report.plans,
             applied: &report.applied,
+            unresolved_secrets: &report.unresolved_secrets,
+            empty_secrets: &report.empty_secrets,
         }),
         OutputFormat::Human => {
-            reporter.stderr(&human(&report.plans, report.dry_run, blocked, reporter));
+            let mut out = human(&report.plans, report.dry_run, blocked, reporter);
+            if !report.unresolved_secrets.is_empty() {
+                out.push_str(&format!(
+                    "dry run: {} secret reference(s) not resolved (op is not run; files holding them are compared by their keyed hash): {}\n",
+                    report.unresolved_secrets.len(),
+                    report.unresolved_secrets.join(", ")
+                ));
+            }
+            reporter.stderr(&out);
         }
+    }
+    // A warning is a diagnostic: on stderr whatever the format.
+    for reference in &report.empty_secrets {
+        reporter.stderr(&format!(
+            "warning: {reference} resolved to an empty value; check the field name in 1Password\n"
+        ));
     }
 }
 
