@@ -288,6 +288,14 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
             applied.removed.push(step.path.display().to_string());
         }
     }
+    // Taking over a file kiln did not write never loses it: differing bytes are kept aside.
+    for step in plan.steps.iter().filter(|s| s.action == Action::Adopt) {
+        if let Some(to) = keep_aside(&step.path, step.bytes.as_deref())? {
+            applied
+                .backups
+                .push((step.path.display().to_string(), to.display().to_string()));
+        }
+    }
     let plain: Vec<&crate::plan::Step> = plan.steps.iter().filter(|s| is_plain_write(s)).collect();
     for step in &plain {
         note_created_dirs(&root, &step.path, &mut record);
@@ -356,6 +364,25 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
         applied.record_written = true;
     }
     Ok(applied)
+}
+
+/// Copies a regular file at `path` whose bytes are not `wanted` (`None`: whatever they are) to `<name>.kiln-backup` (or
+/// the next free `.kiln-backup.N`), keeping its mode; returns where.
+fn keep_aside(path: &Path, wanted: Option<&[u8]>) -> Result<Option<PathBuf>, DeployError> {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(None);
+    };
+    if !metadata.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| DeployError::Io(format!("failed to read `{}`: {e}", path.display())))?;
+    if Some(bytes.as_slice()) == wanted {
+        return Ok(None);
+    }
+    let to = crate::plan::backup_path(path);
+    atomic_write(&to, &bytes, kiln_store::fs::mode_of(&metadata)).map_err(fs)?;
+    Ok(Some(to))
 }
 
 /// A create, update or adoption of a whole regular file (no link, not an update merged into a
@@ -661,30 +688,11 @@ pub fn restore(
     let live = &location.path();
     let restoration = restoration(record, relative, entry, live, secrets)?;
     // A regular file whose content the user changed is kept aside first.
-    let edited = match std::fs::symlink_metadata(live) {
-        Ok(metadata) if metadata.is_file() => {
-            let bytes = std::fs::read(live).map_err(|e| {
-                DeployError::Io(format!("failed to read `{}`: {e}", live.display()))
-            })?;
-            let wanted = match &restoration {
-                Restoration::File { bytes, .. } => Some(bytes.as_slice()),
-                Restoration::Link { .. } => None,
-            };
-            (wanted != Some(bytes.as_slice())).then_some(bytes)
-        }
-        _ => None,
+    let wanted = match &restoration {
+        Restoration::File { bytes, .. } => Some(bytes.as_slice()),
+        Restoration::Link { .. } => None,
     };
-    let backup = match edited {
-        Some(bytes) => {
-            let to = crate::plan::backup_path(live);
-            let mode = std::fs::metadata(live)
-                .map(|m| kiln_store::fs::mode_of(&m))
-                .unwrap_or(0o600);
-            atomic_write(&to, &bytes, mode).map_err(fs)?;
-            Some(to)
-        }
-        None => None,
-    };
+    let backup = keep_aside(live, wanted)?;
     match restoration {
         Restoration::Link {
             target,

@@ -152,6 +152,9 @@ fn render(report: &DeployReport, format: OutputFormat, reporter: &Reporter) {
         }),
         OutputFormat::Human => {
             let mut out = human(&report.plans, report.dry_run, blocked, reporter);
+            for (original, backup) in report.applied.iter().flat_map(|a| &a.backups) {
+                out.push_str(&format!("kept the earlier {original} as {backup}\n"));
+            }
             if !report.unresolved_secrets.is_empty() {
                 out.push_str(&format!(
                     "dry run: {} secret reference(s) not resolved (op is not run; files holding them are compared by their keyed hash): {}\n",
@@ -174,8 +177,9 @@ fn human(plans: &[DeployPlan], dry_run: bool, blocked: bool, reporter: &Reporter
     let mut out = String::new();
     for plan in plans {
         let count = |f: fn(&Action) -> bool| plan.steps.iter().filter(|s| f(&s.action)).count();
+        let adopted = count(|a| matches!(a, Action::Adopt));
         out.push_str(&format!(
-            "{} {}/{} ({}): {} create, {} update, {} remove, {} unchanged\n",
+            "{} {}/{} ({}): {} create, {} update, {} remove, {} unchanged{}\n",
             reporter.bold(if dry_run || blocked {
                 "plan"
             } else {
@@ -184,10 +188,15 @@ fn human(plans: &[DeployPlan], dry_run: bool, blocked: bool, reporter: &Reporter
             plan.tool,
             plan.profile,
             plan.scope.as_str(),
-            count(|a| matches!(a, Action::Create | Action::Adopt | Action::Backup { .. })),
+            count(|a| matches!(a, Action::Create | Action::Backup { .. })),
             count(|a| matches!(a, Action::Update)),
             count(|a| matches!(a, Action::Remove)),
             count(|a| matches!(a, Action::Keep)),
+            if adopted > 0 {
+                format!(", {adopted} taken over")
+            } else {
+                String::new()
+            },
         ));
         for step in &plan.steps {
             let line = match &step.action {
@@ -198,7 +207,9 @@ fn human(plans: &[DeployPlan], dry_run: bool, blocked: bool, reporter: &Reporter
                 Action::Create => "create".to_string(),
                 Action::Update => "update".to_string(),
                 Action::Remove => "remove".to_string(),
-                Action::Adopt => "adopt (replace the existing file)".to_string(),
+                Action::Adopt => {
+                    "take over (a differing file is kept as NAME.kiln-backup)".to_string()
+                }
                 Action::Backup { to } => format!("back up to {to}, then write"),
                 Action::Conflict { reason } => format!("CONFLICT: {reason}"),
                 Action::Drift { reason } => format!("drift, left alone: {reason}"),
