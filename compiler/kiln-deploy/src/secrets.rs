@@ -324,6 +324,35 @@ pub fn machine_key(state: &Path) -> Result<[u8; 32], DeployError> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
+    #[test]
+    fn each_reference_is_announced_before_op_is_asked_and_empty_values_are_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let op = dir.path().join("op");
+        // Prints nothing for the `empty` field.
+        std::fs::write(
+            &op,
+            "#!/bin/sh\ncase \"$3\" in *empty) ;; *) printf v ;; esac\n",
+        )
+        .expect("op");
+        std::fs::set_permissions(&op, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let command = OpCommand {
+            program: op.display().to_string(),
+            timeout: Duration::from_secs(10),
+        };
+        let references: BTreeSet<String> =
+            ["op://v/i/empty", "op://v/i/full"].map(String::from).into();
+        let announced = std::cell::RefCell::new(Vec::new());
+        let secrets = Secrets::resolve_with(&references, &command, [1; 32], &|r| {
+            announced.borrow_mut().push(r.to_string());
+        })
+        .expect("resolved");
+        assert_eq!(announced.into_inner(), ["op://v/i/empty", "op://v/i/full"]);
+        assert_eq!(secrets.empty_values(), ["op://v/i/empty"]);
+        assert!(!secrets.is_unresolved());
+    }
+
     #[test]
     fn references_are_found_and_substituted_as_escaped_strings() {
         let bytes = br#"{"env": {"A": "op://Private/Item/field", "B": "x"}, "c": "op://v/i/s/f"}"#;
