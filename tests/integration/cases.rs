@@ -91,6 +91,11 @@ fn run_case(path: &Path) {
             render_tree(&library.path().join("dist"))
         ),
         "deploy" => format!("{rendered}--- home\n{}", render_tree(&sandbox.home())),
+        "import" => format!(
+            "{rendered}--- components\n{}--- profiles\n{}",
+            render_tree(&library.path().join("components")),
+            render_tree(&library.path().join("profiles"))
+        ),
         _ => rendered,
     };
     insta::assert_snapshot!(snapshot);

@@ -111,6 +111,14 @@ pub enum Command {
     /// kiln's keys leave shared files and the user's bytes stay; files the user changed since
     /// are left alone unless --force. Exit 0 done, 1 files left alone, 3 refused.
     Undeploy(UndeployArgs),
+    /// Bring one tool's existing configuration into the library: a home (`--scope global`,
+    /// e.g. `~/.claude`, `~/.claude.json`) or a project (`CLAUDE.md`, `.claude/`, `.mcp.json`,
+    /// `.cursor/`). Item by item: a file kiln cannot read is reported with its reason and the
+    /// rest goes on. Skills are copied byte for byte, Markdown kept as written; a library file
+    /// with other bytes is never overwritten without --force. The components imported are
+    /// added to a profile (default `imported`). Exit 0 when everything was imported (perhaps
+    /// with warnings), 1 when something could not be, listed.
+    Import(ImportArgs),
     /// Check deployed files for drift against what kiln recorded and what dist now holds.
     /// Exit 0 synced, 1 drift.
     Check(CheckArgs),
@@ -218,6 +226,39 @@ pub struct UndeployArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+}
+
+/// Arguments of `kiln import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The tool whose configuration it is (`claude-code`, `cursor`).
+    pub tool: String,
+    /// The home folder (global scope) or project folder to import from.
+    pub path: PathBuf,
+    /// Whether PATH is a home (`global`) or a project (`project`).
+    #[arg(long, value_enum, default_value_t = ImportScopeArg::Global)]
+    pub scope: ImportScopeArg,
+    /// The profile that selects what was imported (created, or extended when it exists).
+    #[arg(long, default_value = "imported")]
+    pub profile: String,
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Overwrite library files that hold other bytes.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// Which layout an import reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportScopeArg {
+    /// A home directory.
+    Global,
+    /// A project folder.
+    Project,
 }
 
 /// Arguments of `kiln check`.

@@ -8,6 +8,7 @@ mod deploy;
 mod dev;
 mod diff;
 mod graph;
+mod import;
 mod resolve;
 mod status;
 mod tools;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
         Command::Build(args) => build::run(&cli.global, &args, reporter),
         Command::Deploy(args) => deploy::run(&cli.global, &args, reporter),
         Command::Undeploy(args) => undeploy::run(&cli.global, &args, reporter),
+        Command::Import(args) => import::run(&cli.global, &args, reporter),
         Command::Check(args) => check::run(&args, &cli.global, reporter),
         Command::Status { format } => status::run(&cli.global, format, reporter),
     }

@@ -1,0 +1,466 @@
+//! Claude Code's layout (tool-formats.md §2): `CLAUDE.md`, `.claude/rules/**/*.md`,
+//! `.claude/skills/<name>/SKILL.md`, `.claude/commands/**/*.md` (folders namespace),
+//! `.claude/agents/**/*.md` (category folders), hooks in `.claude/settings.json`, MCP servers in
+//! `~/.claude.json` (global) or `.mcp.json` (project).
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::source::{EntryKind, read_text, walk};
+use crate::{Content, ImportScope, Item, LibraryFile, frontmatter, mcp};
+
+pub(crate) fn items(source: &Path, scope: ImportScope) -> Vec<Item> {
+    let dot = source.join(".claude");
+    let mut items = Vec::new();
+    let memories: &[&str] = match scope {
+        ImportScope::Global => &[".claude/CLAUDE.md"],
+        ImportScope::Project => &["CLAUDE.md", ".claude/CLAUDE.md"],
+    };
+    for memory in memories {
+        let path = source.join(memory);
+        if path.exists() {
+            let id = if memory.starts_with(".claude/") && scope == ImportScope::Project {
+                "claude-dir-md"
+            } else {
+                "claude-md"
+            };
+            items.push(markdown_item(
+                &path, memory, "rule", id, "rules", ".rule.md",
+            ));
+        }
+    }
+    items.extend(markdown_tree(
+        &dot.join("rules"),
+        ".claude/rules",
+        "rule",
+        "rules",
+        ".rule.md",
+    ));
+    items.extend(markdown_tree(
+        &dot.join("commands"),
+        ".claude/commands",
+        "command",
+        "commands",
+        ".command.md",
+    ));
+    items.extend(markdown_tree(
+        &dot.join("agents"),
+        ".claude/agents",
+        "agent",
+        "agents",
+        ".agent.md",
+    ));
+    items.extend(skills(&dot.join("skills"), ".claude/skills"));
+    items.extend(settings(
+        &dot.join("settings.json"),
+        ".claude/settings.json",
+    ));
+    let (servers, label) = match scope {
+        ImportScope::Global => (source.join(".claude.json"), ".claude.json"),
+        ImportScope::Project => (source.join(".mcp.json"), ".mcp.json"),
+    };
+    if servers.exists() {
+        items.extend(mcp::from_file(&servers, label, "mcpServers"));
+    }
+    items
+}
+
+/// Every `*.md` below `dir` as a component of `kind`; the id is the path without `.md`, so
+/// ten `create.md` in ten folders stay ten commands.
+pub(crate) fn markdown_tree(
+    dir: &Path,
+    label: &str,
+    kind: &'static str,
+    folder: &str,
+    suffix: &str,
+) -> Vec<Item> {
+    let mut items = Vec::new();
+    for entry in walk(dir) {
+        let shown = format!("{label}/{}", entry.relative);
+        let name = entry.relative.rsplit('/').next().unwrap_or_default();
+        match &entry.kind {
+            EntryKind::Dir => {}
+            EntryKind::Unusable(reason) => {
+                items.push(Item::not_imported(kind, shown, reason.clone()));
+            }
+            _ if name == ".DS_Store" => {}
+            _ if !entry.relative.ends_with(".md") => items.push(Item::skipped(
+                kind,
+                shown,
+                format!("not a `.md` file, so Claude Code does not read it as a {kind}"),
+            )),
+            EntryKind::File | EntryKind::Symlink => {
+                let id = entry.relative.trim_end_matches(".md").to_string();
+                items.push(markdown_item(
+                    &entry.path,
+                    &shown,
+                    kind,
+                    &id,
+                    folder,
+                    suffix,
+                ));
+            }
+        }
+    }
+    items
+}
+
+/// One Markdown file (a symlink is read through: its content is imported).
+fn markdown_item(
+    path: &Path,
+    shown: &str,
+    kind: &'static str,
+    id: &str,
+    folder: &str,
+    suffix: &str,
+) -> Item {
+    let mut warnings = Vec::new();
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        if !path.is_file() {
+            return Item::not_imported(kind, shown, format!("a dangling symlink (to `{target}`)"));
+        }
+        warnings.push(format!("a symlink to `{target}`: its content was imported"));
+    }
+    let text = match read_text(path) {
+        Ok(text) => text,
+        Err(reason) => return Item::not_imported(kind, shown, reason),
+    };
+    let checked = match frontmatter::check(&text) {
+        Ok(checked) => checked,
+        Err(reason) => return Item::not_imported(kind, shown, reason),
+    };
+    if kind == "agent" && !checked.fields.contains_key("name") {
+        warnings.push(
+            "has no `name`, which Claude Code requires of a subagent (it skips the file); kiln names it after its path"
+                .to_string(),
+        );
+    }
+    warnings.extend(checked.warnings);
+    let file = LibraryFile {
+        path: format!("{folder}/{id}{suffix}"),
+        content: Content::Bytes {
+            bytes: checked.text.into_bytes(),
+            mode: crate::source::mode(path),
+        },
+    };
+    Item::imported(kind, id, shown, vec![file]).with_warnings(warnings)
+}
+
+/// `skills/<name>/SKILL.md` folders, byte for byte with every asset.
+fn skills(dir: &Path, label: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return items;
+    };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let shown = format!("{label}/{name}");
+        if name == ".DS_Store" {
+            continue;
+        }
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            items.push(Item::not_imported("skill", shown, "its name is not UTF-8"));
+            continue;
+        };
+        let path = entry.path();
+        let mut warnings = Vec::new();
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        if is_link {
+            let target = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            if !path.is_dir() {
+                items.push(Item::not_imported(
+                    "skill",
+                    shown,
+                    format!("a dangling symlink (to `{target}`), or one to a file"),
+                ));
+                continue;
+            }
+            warnings.push(format!(
+                "a symlink to `{target}`: the folder it leads to was imported"
+            ));
+        } else if !path.is_dir() {
+            items.push(Item::skipped(
+                "skill",
+                shown,
+                "a loose file at the root of skills/; a skill is a folder holding SKILL.md",
+            ));
+            continue;
+        }
+        items.push(skill(&path, &shown, &name, warnings));
+    }
+    items
+}
+
+fn skill(dir: &Path, shown: &str, name: &str, mut warnings: Vec<String>) -> Item {
+    let entries = walk(dir);
+    let skill_file = if dir.join("SKILL.md").is_file() && has_entry(&entries, "SKILL.md") {
+        "SKILL.md"
+    } else if let Some(other) = entries
+        .iter()
+        .find(|e| !e.relative.contains('/') && e.relative.eq_ignore_ascii_case("skill.md"))
+    {
+        warnings.push(format!(
+            "its skill file is spelled `{}`; imported as `SKILL.md`, the only spelling tools read",
+            other.relative
+        ));
+        other.relative.as_str()
+    } else {
+        return Item::not_imported(
+            "skill",
+            shown,
+            "the folder holds no SKILL.md, so no tool reads it as a skill",
+        );
+    };
+    let text = match read_text(&dir.join(skill_file)) {
+        Ok(text) => text,
+        Err(reason) => return Item::not_imported("skill", shown, format!("{skill_file} {reason}")),
+    };
+    let checked = match frontmatter::check(&text) {
+        Ok(checked) => checked,
+        Err(reason) => {
+            return Item::not_imported("skill", shown, format!("{skill_file}: {reason}"));
+        }
+    };
+    if !checked.has_frontmatter {
+        warnings
+            .push("SKILL.md has no frontmatter; the skill is named after its folder".to_string());
+    }
+    warnings.extend(checked.warnings.iter().map(|w| format!("SKILL.md {w}")));
+    let mut files = vec![LibraryFile {
+        path: format!("skills/{name}/SKILL.md"),
+        content: Content::Bytes {
+            bytes: checked.text.into_bytes(),
+            mode: crate::source::mode(&dir.join(skill_file)),
+        },
+    }];
+    for entry in &entries {
+        if entry.relative == skill_file {
+            continue;
+        }
+        let first = entry.relative.split('/').next().unwrap_or_default();
+        let last = entry.relative.rsplit('/').next().unwrap_or_default();
+        if first == ".git" || last == ".DS_Store" {
+            if entry.relative == ".git" || last == ".DS_Store" {
+                warnings.push(format!(
+                    "left out `{}` (never part of a skill)",
+                    entry.relative
+                ));
+            }
+            continue;
+        }
+        let target = format!("skills/{name}/{}", entry.relative);
+        match &entry.kind {
+            EntryKind::Dir => {}
+            EntryKind::File => files.push(LibraryFile {
+                path: target,
+                content: Content::Bytes {
+                    bytes: match std::fs::read(&entry.path) {
+                        Ok(bytes) => bytes,
+                        Err(error) => {
+                            warnings.push(format!("left out `{}`: {error}", entry.relative));
+                            continue;
+                        }
+                    },
+                    mode: crate::source::mode(&entry.path),
+                },
+            }),
+            EntryKind::Symlink => match inside_link(dir, &entry.path) {
+                Ok(link) => files.push(LibraryFile {
+                    path: target,
+                    content: Content::Symlink { target: link },
+                }),
+                Err(why) => warnings.push(format!("left out `{}`: {why}", entry.relative)),
+            },
+            EntryKind::Unusable(reason) => {
+                warnings.push(format!("left out `{}`: {reason}", entry.relative));
+            }
+        }
+    }
+    Item::imported("skill", name, shown, files).with_warnings(warnings)
+}
+
+fn has_entry(entries: &[crate::source::Entry], relative: &str) -> bool {
+    entries.iter().any(|e| e.relative == relative)
+}
+
+/// A symlink's target as written, when it resolves to something inside the skill folder.
+fn inside_link(skill: &Path, link: &Path) -> Result<std::path::PathBuf, String> {
+    let target = std::fs::read_link(link).map_err(|e| e.to_string())?;
+    let resolved = link
+        .canonicalize()
+        .map_err(|_| format!("a dangling symlink (to `{}`)", target.display()))?;
+    let root = skill.canonicalize().map_err(|e| e.to_string())?;
+    if resolved.starts_with(&root) && target.is_relative() {
+        Ok(target)
+    } else {
+        Err(format!(
+            "a symlink leading out of the skill (to `{}`)",
+            target.display()
+        ))
+    }
+}
+
+/// Claude Code's hook events and kiln's canonical names for them.
+const EVENTS: &[(&str, &str)] = &[
+    ("SessionStart", "session-start"),
+    ("SessionEnd", "session-end"),
+    ("UserPromptSubmit", "user-prompt-submit"),
+    ("PreToolUse", "pre-tool-use"),
+    ("PostToolUse", "post-tool-use"),
+    ("Stop", "stop"),
+    ("SubagentStop", "subagent-stop"),
+    ("Notification", "notification"),
+    ("PreCompact", "pre-compact"),
+];
+
+/// Hooks from a settings file, one component per handler; the other keys of the file.
+fn settings(path: &Path, label: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    if !path.exists() {
+        return items;
+    }
+    let root = match read_text(path).and_then(|text| {
+        serde_json::from_str::<Value>(&text).map_err(|e| format!("does not parse as JSON: {e}"))
+    }) {
+        Ok(Value::Object(root)) => root,
+        Ok(_) => {
+            return vec![Item::not_imported(
+                "settings",
+                label,
+                "is not a JSON object",
+            )];
+        }
+        Err(reason) => return vec![Item::not_imported("settings", label, reason)],
+    };
+    if let Some(hooks) = root.get("hooks") {
+        items.extend(hooks_of(hooks, label));
+    }
+    let rest: Vec<&String> = root
+        .keys()
+        .filter(|k| *k != "hooks" && *k != "$schema")
+        .collect();
+    if !rest.is_empty() {
+        items.push(Item::not_imported(
+            "settings",
+            label,
+            format!(
+                "kiln's `settings` kind is not built yet, so these keys stay only in the tool's file: {}",
+                rest.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    items
+}
+
+fn hooks_of(hooks: &Value, label: &str) -> Vec<Item> {
+    let Some(events) = hooks.as_object() else {
+        return vec![Item::not_imported(
+            "hook",
+            format!("{label}: hooks"),
+            "`hooks` is not an object",
+        )];
+    };
+    let mut items = Vec::new();
+    for (event, groups) in events {
+        let shown_event = format!("{label}: hooks.{event}");
+        let Some(canonical) = EVENTS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(event))
+            .map(|(_, canonical)| *canonical)
+        else {
+            items.push(Item::not_imported(
+                "hook",
+                shown_event,
+                format!("kiln has no canonical event for Claude Code's `{event}` yet"),
+            ));
+            continue;
+        };
+        let Some(groups) = groups.as_array() else {
+            items.push(Item::not_imported("hook", shown_event, "is not a list"));
+            continue;
+        };
+        let mut n = 0;
+        for (g, group) in groups.iter().enumerate() {
+            let matcher = group.get("matcher").and_then(Value::as_str);
+            let handlers = group.get("hooks").and_then(Value::as_array);
+            let Some(handlers) = handlers else {
+                items.push(Item::not_imported(
+                    "hook",
+                    format!("{shown_event}[{g}]"),
+                    "has no `hooks` list",
+                ));
+                continue;
+            };
+            for (h, handler) in handlers.iter().enumerate() {
+                n += 1;
+                let shown = format!("{shown_event}[{g}].hooks[{h}]");
+                items.push(hook_item(handler, matcher, canonical, n, shown));
+            }
+        }
+    }
+    items
+}
+
+fn hook_item(handler: &Value, matcher: Option<&str>, event: &str, n: usize, shown: String) -> Item {
+    let Some(fields) = handler.as_object() else {
+        return Item::not_imported("hook", shown, "is not an object");
+    };
+    let kind = fields
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("command");
+    if kind != "command" {
+        return Item::not_imported(
+            "hook",
+            shown,
+            format!("a `{kind}` hook; kiln's hook kind holds shell commands only so far"),
+        );
+    }
+    let extra: Vec<&String> = fields
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "type" | "command" | "timeout"))
+        .collect();
+    if !extra.is_empty() {
+        return Item::not_imported(
+            "hook",
+            shown,
+            format!(
+                "has {} which kiln's hook kind cannot hold yet",
+                extra
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    let Some(command) = fields.get("command").and_then(Value::as_str) else {
+        return Item::not_imported("hook", shown, "has no `command` string");
+    };
+    let mut spec = Map::new();
+    spec.insert("event".into(), Value::from(event));
+    if let Some(matcher) = matcher.filter(|m| !m.is_empty() && *m != "*") {
+        spec.insert("matcher".into(), Value::from(matcher));
+    }
+    spec.insert("command".into(), Value::from(command));
+    if let Some(timeout) = fields.get("timeout") {
+        spec.insert("timeout".into(), timeout.clone());
+    }
+    let id = format!("{event}-{n}");
+    let mut text = serde_json::to_string_pretty(&Value::Object(spec)).unwrap_or_default();
+    text.push('\n');
+    Item::imported(
+        "hook",
+        id.clone(),
+        shown,
+        vec![LibraryFile::text(format!("hooks/{id}.hook.json"), text)],
+    )
+}
