@@ -197,6 +197,7 @@ fn selector_lists(spec: &ProfileSpec, kind: ComponentKind) -> Vec<PatternList<'_
         ComponentKind::Agent => plain(spec.agents.as_ref()),
         ComponentKind::Hook => plain(spec.hooks.as_ref()),
         ComponentKind::Context => plain(spec.context.as_ref()),
+        ComponentKind::Settings => plain(spec.settings.as_ref()),
         ComponentKind::Mcp => match &spec.mcp {
             Some(s) => vec![
                 (PatternRole::Include, "include", &s.include),

@@ -26,6 +26,7 @@ embedded! {
     Context => "context.schema.json",
     Hook => "hook.schema.json",
     Mcp => "mcp.schema.json",
+    Settings => "settings.schema.json",
     Profile => "profile.schema.json",
     Library => "kiln-toml.schema.json",
     MachineConfig => "config.schema.json",

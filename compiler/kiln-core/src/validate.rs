@@ -249,6 +249,34 @@ fn check_component(
     }
     match &component.spec {
         ComponentSpec::Mcp(mcp) => check_mcp(source, mcp, diagnostics),
+        ComponentSpec::Settings(settings) => {
+            if !tools.contains(&settings.tool) {
+                diagnostics.push(unknown_tool(
+                    source,
+                    Format::Json,
+                    "/tool",
+                    &settings.tool,
+                    tools,
+                    false,
+                ));
+            }
+            if settings.settings.contains_key("hooks") {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "kiln::settings::hooks",
+                        "hooks are components of their own, not settings",
+                    )
+                    .at(
+                        source,
+                        source
+                            .locate(Format::Json, "/settings/hooks", true)
+                            .unwrap_or(0..0),
+                    )
+                    .label("a hook")
+                    .help("move each handler into `components/hooks/<id>.hook.json`"),
+                );
+            }
+        }
         ComponentSpec::RuleJson(_)
         | ComponentSpec::RuleMarkdown(_)
         | ComponentSpec::Skill { .. }

@@ -233,6 +233,12 @@ fn render_variables(request: &EmitRequest<'_>, scope: BuildScope) -> RenderVaria
 }
 
 fn allowed_for_tool(component: &Component, tool: &str) -> bool {
+    // A settings fragment belongs to the one tool it names.
+    if let kiln_core::library::ComponentSpec::Settings(settings) = &component.spec
+        && settings.tool != tool
+    {
+        return false;
+    }
     match &component.meta.tools {
         None => true,
         Some(filter) => {
@@ -982,6 +988,42 @@ fn merge(
             .map(|s| format!("/{}", escape_pointer(s)))
             .collect();
         let table = table_at(&mut document, &segments);
+        if output.collect == Collect::Spread {
+            let serde_json::Value::Object(members) = entry else {
+                errors.push(Diagnostic::error(
+                    "kiln::emit::bad_entry",
+                    format!(
+                        "tool `{}` template `{template}` gave no JSON object for `{}`",
+                        tool.spec.name, view.reference
+                    ),
+                ));
+                continue;
+            };
+            for (member, value) in members {
+                let at = format!("{pointer}/{}", escape_pointer(&member));
+                let taken = names_seen.insert(at.clone(), view.reference.clone());
+                let Some(map) = table.as_object_mut() else {
+                    continue;
+                };
+                if taken.is_some() || map.contains_key(&member) {
+                    let by = taken.unwrap_or_else(|| "another output".to_string());
+                    errors.push(
+                        Diagnostic::error(
+                            "kiln::emit::duplicate_entry",
+                            format!(
+                                "`{by}` and `{}` both set `{member}` in {path}",
+                                view.reference
+                            ),
+                        )
+                        .help("set each key in one component only"),
+                    );
+                    continue;
+                }
+                map.insert(member, value);
+                owned.insert(at);
+            }
+            continue;
+        }
         match output.collect {
             Collect::Map => {
                 pointer.push_str(&format!("/{}", escape_pointer(&name)));
@@ -1002,6 +1044,7 @@ fn merge(
                     map.insert(name, entry);
                 }
             }
+            Collect::Spread => continue, // set member by member above
             Collect::List => {
                 if !table.is_array() {
                     *table = serde_json::Value::Array(Vec::new());

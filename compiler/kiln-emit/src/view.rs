@@ -45,6 +45,17 @@ pub struct ComponentView {
     pub hook: Option<HookView>,
     /// MCP server fields.
     pub mcp: Option<McpView>,
+    /// Tool settings fields.
+    pub settings: Option<SettingsView>,
+}
+
+/// A tool settings fragment.
+#[derive(Clone, Debug, Serialize)]
+pub struct SettingsView {
+    /// The tool the settings are for.
+    pub tool: String,
+    /// The settings, as the tool spells them.
+    pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Rule fields.
@@ -150,6 +161,7 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
         agent: None,
         hook: None,
         mcp: None,
+        settings: None,
     };
     match &component.spec {
         ComponentSpec::RuleJson(_) | ComponentSpec::RuleMarkdown(_) => {
@@ -202,6 +214,12 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
                 .unwrap_or_else(|| component.id.last_segment().to_string());
             view.name.clone_from(&name);
             view.mcp = Some(mcp_view(name, mcp, tool.env_reference.as_deref()));
+        }
+        ComponentSpec::Settings(settings) => {
+            view.settings = Some(SettingsView {
+                tool: settings.tool.clone(),
+                settings: settings.settings.clone(),
+            });
         }
         ComponentSpec::Context(_) => {}
     }

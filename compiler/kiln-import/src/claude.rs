@@ -55,6 +55,7 @@ pub(crate) fn items(source: &Path, scope: ImportScope) -> Vec<Item> {
     items.extend(settings(
         &dot.join("settings.json"),
         ".claude/settings.json",
+        scope,
     ));
     let (servers, label) = match scope {
         ImportScope::Global => (source.join(".claude.json"), ".claude.json"),
@@ -321,8 +322,9 @@ const EVENTS: &[(&str, &str)] = &[
     ("PreCompact", "pre-compact"),
 ];
 
-/// Hooks from a settings file, one component per handler; the other keys of the file.
-fn settings(path: &Path, label: &str) -> Vec<Item> {
+/// Hooks from a settings file, one component per handler; the other keys of the file as one
+/// `settings` component (order inside each value kept: permission lists stay in order).
+fn settings(path: &Path, label: &str, scope: ImportScope) -> Vec<Item> {
     let mut items = Vec::new();
     if !path.exists() {
         return items;
@@ -343,18 +345,27 @@ fn settings(path: &Path, label: &str) -> Vec<Item> {
     if let Some(hooks) = root.get("hooks") {
         items.extend(hooks_of(hooks, label));
     }
-    let rest: Vec<&String> = root
-        .keys()
-        .filter(|k| *k != "hooks" && *k != "$schema")
+    let rest: Map<String, Value> = root
+        .into_iter()
+        .filter(|(key, _)| key != "hooks" && key != "$schema")
         .collect();
     if !rest.is_empty() {
-        items.push(Item::not_imported(
+        let id = format!("claude-code-{}", scope.as_str());
+        let spec = serde_json::json!({
+            "scope": scope.as_str(),
+            "tool": "claude-code",
+            "settings": rest,
+        });
+        let mut text = serde_json::to_string_pretty(&spec).unwrap_or_default();
+        text.push('\n');
+        items.push(Item::imported(
             "settings",
+            id.clone(),
             label,
-            format!(
-                "kiln's `settings` kind is not built yet, so these keys stay only in the tool's file: {}",
-                rest.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-            ),
+            vec![LibraryFile::text(
+                format!("settings/{id}.settings.json"),
+                text,
+            )],
         ));
     }
     items

@@ -402,3 +402,22 @@ pub struct McpSpec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
 }
+
+/// A fragment of one tool's own settings, `components/settings/<id>.settings.json`: merged into
+/// that tool's settings file at deploy (Claude Code: `settings.json`), where kiln owns exactly
+/// the top-level keys it sets. Hooks are components of their own (the `hook` kind).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct SettingsSpec {
+    /// Path of the JSON Schema, for editors.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Common metadata.
+    #[serde(flatten)]
+    pub meta: CommonMeta,
+    /// The tool whose settings these are (`claude-code`); other tools never receive them.
+    #[schemars(length(min = 1))]
+    pub tool: String,
+    /// The settings, as the tool spells them (`permissions`, `env`, `model`, `statusLine`).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}

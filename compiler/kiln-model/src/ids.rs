@@ -25,11 +25,13 @@ pub enum ComponentKind {
     Mcp,
     /// A Markdown fragment included by rules and skills.
     Context,
+    /// A fragment of one tool's own settings (`permissions`, `env`, `model`, `statusLine`, …).
+    Settings,
 }
 
 impl ComponentKind {
     /// Every kind, in canonical order.
-    pub const ALL: [ComponentKind; 7] = [
+    pub const ALL: [ComponentKind; 8] = [
         ComponentKind::Rule,
         ComponentKind::Skill,
         ComponentKind::Command,
@@ -37,6 +39,7 @@ impl ComponentKind {
         ComponentKind::Hook,
         ComponentKind::Mcp,
         ComponentKind::Context,
+        ComponentKind::Settings,
     ];
 
     /// The name used in references (`rule:git-workflow`).
@@ -49,6 +52,7 @@ impl ComponentKind {
             ComponentKind::Hook => "hook",
             ComponentKind::Mcp => "mcp",
             ComponentKind::Context => "context",
+            ComponentKind::Settings => "settings",
         }
     }
 
@@ -62,6 +66,7 @@ impl ComponentKind {
             ComponentKind::Hook => "hooks",
             ComponentKind::Mcp => "mcp",
             ComponentKind::Context => "context",
+            ComponentKind::Settings => "settings",
         }
     }
 
@@ -80,6 +85,7 @@ impl ComponentKind {
             ComponentKind::Hook => &[".hook.json"],
             ComponentKind::Mcp => &[".mcp.json"],
             ComponentKind::Context => &[".context.md"],
+            ComponentKind::Settings => &[".settings.json"],
         }
     }
 

@@ -127,6 +127,9 @@ pub struct ProfileSpec {
     /// Context fragment selection (fragments used by templates are selected automatically).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<SelectorSpec>,
+    /// Tool settings fragments (`components/settings/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SelectorSpec>,
     /// Tools this profile builds for, with per-tool settings.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tools: BTreeMap<String, ProfileToolSpec>,

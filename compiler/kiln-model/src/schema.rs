@@ -31,6 +31,8 @@ pub enum DocumentKind {
     Hook,
     /// `*.mcp.json`
     Mcp,
+    /// `*.settings.json`
+    Settings,
     /// `*.profile.json`
     Profile,
     /// `kiln.toml`
@@ -49,7 +51,7 @@ pub enum DocumentKind {
 
 impl DocumentKind {
     /// Every document kind.
-    pub const ALL: [DocumentKind; 16] = [
+    pub const ALL: [DocumentKind; 17] = [
         DocumentKind::Rule,
         DocumentKind::RuleFrontmatter,
         DocumentKind::SkillFrontmatter,
@@ -59,6 +61,7 @@ impl DocumentKind {
         DocumentKind::Context,
         DocumentKind::Hook,
         DocumentKind::Mcp,
+        DocumentKind::Settings,
         DocumentKind::Profile,
         DocumentKind::Library,
         DocumentKind::MachineConfig,
@@ -80,6 +83,7 @@ impl DocumentKind {
             DocumentKind::Context => "context.schema.json",
             DocumentKind::Hook => "hook.schema.json",
             DocumentKind::Mcp => "mcp.schema.json",
+            DocumentKind::Settings => "settings.schema.json",
             DocumentKind::Profile => "profile.schema.json",
             DocumentKind::Library => "kiln-toml.schema.json",
             DocumentKind::MachineConfig => "config.schema.json",
@@ -102,6 +106,7 @@ impl DocumentKind {
             DocumentKind::Context => generate::<ContextFrontmatter>(),
             DocumentKind::Hook => generate::<HookSpec>(),
             DocumentKind::Mcp => generate::<McpSpec>(),
+            DocumentKind::Settings => generate::<crate::SettingsSpec>(),
             DocumentKind::Profile => generate::<ProfileSpec>(),
             DocumentKind::Library => generate::<LibrarySpec>(),
             DocumentKind::MachineConfig => generate::<MachineConfigSpec>(),

@@ -63,6 +63,10 @@ pub enum Collect {
     Map,
     /// A list of values (hook groups under an event); kiln owns the whole list.
     List,
+    /// Each entry is an object whose members are set under `key` one by one, each owned by kiln
+    /// (a tool's own settings: `permissions`, `env`, `model`); two entries setting the same
+    /// member are an error.
+    Spread,
 }
 
 /// One output of a tool: for components of `kind` in `scope`, what to write where.

@@ -268,6 +268,12 @@ fn load_component(
             let meta = spec.meta.clone();
             (ComponentSpec::Mcp(spec), meta, Format::Json)
         }
+        ComponentKind::Settings => {
+            let spec: kiln_model::SettingsSpec =
+                json_document(source, DocumentKind::Settings, diagnostics)?;
+            let meta = spec.meta.clone();
+            (ComponentSpec::Settings(spec), meta, Format::Json)
+        }
     };
     let mut component = Component {
         id: id.clone(),

@@ -66,6 +66,8 @@ pub enum ComponentSpec {
     Mcp(McpSpec),
     /// `*.context.md`
     Context(ContextFrontmatter),
+    /// `*.settings.json`
+    Settings(kiln_model::SettingsSpec),
 }
 
 /// One loaded component.
