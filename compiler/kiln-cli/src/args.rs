@@ -342,6 +342,27 @@ pub enum DevCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Write a generated Claude Code home that looks hand-kept into DIR (`.claude/`,
+    /// `.claude.json`, and a Cursor project in `project/`), for import tests and benchmarks.
+    GenerateHome {
+        /// Target folder (created; must be empty or missing).
+        dir: PathBuf,
+        /// Skill folders.
+        #[arg(long, default_value_t = 200)]
+        skills: usize,
+        /// Commands (nested namespaces, repeated file names).
+        #[arg(long, default_value_t = 90)]
+        commands: usize,
+        /// Agents (category folders).
+        #[arg(long, default_value_t = 140)]
+        agents: usize,
+        /// Rules (nested, with `paths:`).
+        #[arg(long, default_value_t = 30)]
+        rules: usize,
+        /// Permission entries in settings.json.
+        #[arg(long, default_value_t = 100)]
+        permissions: usize,
+    },
     /// Write the JSON Schemas generated from the types into DIR (default `schemas/` of the
     /// library).
     Schemas {

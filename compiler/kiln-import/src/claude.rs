@@ -345,10 +345,7 @@ fn settings(path: &Path, label: &str, scope: ImportScope) -> Vec<Item> {
     if let Some(hooks) = root.get("hooks") {
         items.extend(hooks_of(hooks, label));
     }
-    let rest: Map<String, Value> = root
-        .into_iter()
-        .filter(|(key, _)| key != "hooks" && key != "$schema")
-        .collect();
+    let rest: Map<String, Value> = root.into_iter().filter(|(key, _)| key != "hooks").collect();
     if !rest.is_empty() {
         let id = format!("claude-code-{}", scope.as_str());
         let spec = serde_json::json!({

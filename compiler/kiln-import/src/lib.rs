@@ -20,6 +20,7 @@ mod cursor;
 mod frontmatter;
 mod mcp;
 mod source;
+pub mod synth;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

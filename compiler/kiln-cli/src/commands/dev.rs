@@ -44,6 +44,41 @@ pub fn run(
             ));
             Ok(ExitCode::SUCCESS)
         }
+        DevCommand::GenerateHome {
+            dir,
+            skills,
+            commands,
+            agents,
+            rules,
+            permissions,
+        } => {
+            if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+                return Err(Diagnostic::error(
+                    "kiln::dev::not_empty",
+                    format!("`{}` exists and is not empty", dir.display()),
+                )
+                .help("choose a new folder; generate-home never overwrites"));
+            }
+            let size = kiln_import::synth::HomeSize {
+                skills,
+                commands,
+                agents,
+                rules,
+                permissions,
+            };
+            let written = kiln_import::synth::write_home(&dir, size).map_err(|e| {
+                Diagnostic::error(
+                    "kiln::dev::write",
+                    format!("failed to write into `{}`: {e}", dir.display()),
+                )
+            })?;
+            reporter.stderr(&format!(
+                "wrote {} files into {}\n",
+                written.files,
+                dir.display()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
         DevCommand::Schemas { out } => {
             let out = match out {
                 Some(out) => out,
