@@ -12,6 +12,7 @@ mod config;
 mod crash;
 mod custom_tool;
 mod deploy;
+mod import;
 mod resolve;
 mod scale;
 mod schemas;

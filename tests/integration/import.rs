@@ -1,0 +1,234 @@
+//! `kiln import` on a generated home that looks hand-kept, then build + deploy back into a
+//! fresh home: what comes back must be what went in.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::{TempLibrary, entries, render};
+
+/// A library with nothing in it yet, a generated home beside it, and a 1Password stand-in that
+/// answers each reference with the reference itself (so resolved files compare with the source).
+struct Scene {
+    library: TempLibrary,
+    source: PathBuf,
+}
+
+impl Scene {
+    fn new(args: &[&str]) -> Scene {
+        let library = TempLibrary::new();
+        library.file("kiln.toml", "version = 1\n");
+        for dir in ["components", "profiles"] {
+            std::fs::create_dir_all(library.path().join(dir)).expect("mkdir");
+        }
+        library.file("fake-op", "#!/bin/sh\nprintf '%s' \"$3\"\n");
+        make_executable(&library.path().join("fake-op"));
+        library.file(
+            ".no-user-config/kiln/config.toml",
+            &format!(
+                "[secrets]\nop_command = {:?}\n",
+                library.path().join("fake-op").display().to_string()
+            ),
+        );
+        let source = library.path().join("source-home");
+        let mut command = vec!["dev", "generate-home"];
+        let path = source.display().to_string();
+        command.push(&path);
+        command.extend(args);
+        let output = library.kiln().args(&command).output().expect("generate");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            render(&output, library.path())
+        );
+        Scene { library, source }
+    }
+
+    fn kiln(&self, args: &[&str]) -> std::process::Output {
+        self.library.kiln().args(args).output().expect("run kiln")
+    }
+
+    fn import(&self, extra: &[&str]) -> (Value, std::process::Output) {
+        let source = self.source.display().to_string();
+        let mut args = vec!["import", "claude-code", source.as_str(), "--format", "json"];
+        args.extend(extra);
+        let output = self.kiln(&args);
+        let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        (report, output)
+    }
+
+    fn text(&self, output: &std::process::Output) -> String {
+        render(output, self.library.path())
+    }
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[cfg(not(unix))]
+fn make_executable(_: &Path) {}
+
+/// Items per kind whose outcome is one of `outcomes`.
+fn count(report: &Value, outcomes: &[&str]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for item in report["items"].as_array().into_iter().flatten() {
+        if outcomes.contains(&item["outcome"].as_str().unwrap_or_default()) {
+            *counts
+                .entry(item["kind"].as_str().unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Every entry below `dir` (relative path → kind, mode and bytes or link target).
+fn tree(dir: &Path) -> BTreeMap<String, (String, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    for path in entries(dir) {
+        let relative = path
+            .strip_prefix(dir)
+            .expect("under dir")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let metadata = std::fs::symlink_metadata(&path).expect("stat");
+        let entry = if metadata.file_type().is_symlink() {
+            (
+                "link".to_string(),
+                std::fs::read_link(&path)
+                    .expect("link")
+                    .to_string_lossy()
+                    .into_owned()
+                    .into_bytes(),
+            )
+        } else if metadata.is_dir() {
+            continue;
+        } else {
+            (
+                format!("file {:o}", crate::support::mode_of(&path)),
+                std::fs::read(&path).expect("read"),
+            )
+        };
+        out.insert(relative, entry);
+    }
+    out
+}
+
+#[test]
+fn a_hand_kept_claude_home_imports_item_by_item_and_a_second_import_is_a_no_op() {
+    let scene = Scene::new(&[]);
+    let (report, output) = scene.import(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", scene.text(&output));
+    let taken = count(&report, &["imported", "imported-with-warnings"]);
+    println!("imported per kind: {taken:?}");
+    let expected: BTreeMap<String, usize> = [
+        ("agent", 140),
+        ("command", 90),
+        ("hook", 2),
+        ("mcp", 2),
+        ("rule", 31),
+        ("settings", 1),
+        ("skill", 200),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(taken, expected);
+    // Every lower-case skill.md is named, and nothing else is a warning of skills.
+    let lower = report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| {
+            i["warnings"].as_array().is_some_and(|w| {
+                w.iter()
+                    .any(|w| w.as_str().unwrap_or("").contains("skill.md"))
+            })
+        })
+        .count();
+    assert_eq!(lower, 20);
+    // Ten namespaces each hold a `create`: ten commands, none overwriting another.
+    let creates = report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["kind"] == "command" && i["id"].as_str().unwrap_or("").ends_with("/create"))
+        .count();
+    assert_eq!(creates, 9);
+    // Skills byte for byte: every asset, mode, dot-file and in-skill link.
+    let source_skills = tree(&scene.source.join(".claude/skills"));
+    let library_skills = tree(&scene.library.path().join("components/skills"));
+    let renamed = |path: &str| path.replace("/skill.md", "/SKILL.md");
+    let source_skills: BTreeMap<String, _> = source_skills
+        .into_iter()
+        .map(|(path, entry)| (renamed(&path), entry))
+        .collect();
+    assert_eq!(source_skills.len(), library_skills.len());
+    assert!(source_skills == library_skills, "skill folders differ");
+    // A second import finds everything in place: nothing written, the library untouched.
+    let before = tree(scene.library.path());
+    let (again, output) = scene.import(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", scene.text(&output));
+    assert_eq!(again["files_written"], 0);
+    assert_eq!(again["profile_changes"], false);
+    let unchanged = count(&again, &["unchanged"]).values().sum::<usize>();
+    assert_eq!(unchanged, expected.values().sum::<usize>());
+    assert!(
+        before == tree(scene.library.path()),
+        "a second import changed the library"
+    );
+}
+
+#[test]
+fn import_never_overwrites_without_force_and_a_dry_run_writes_nothing() {
+    let scene = Scene::new(&[
+        "--skills",
+        "3",
+        "--commands",
+        "2",
+        "--agents",
+        "1",
+        "--rules",
+        "1",
+    ]);
+    let (_, dry) = scene.import(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", scene.text(&dry));
+    assert!(
+        tree(&scene.library.path().join("components")).is_empty(),
+        "a dry run wrote into the library"
+    );
+    let (_, output) = scene.import(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", scene.text(&output));
+    // The user edits an imported command in the library, then imports again.
+    let command = scene
+        .library
+        .path()
+        .join("components/commands/ns00/sub/create.command.md");
+    std::fs::write(&command, "edited in the library\n").expect("edit");
+    let (report, output) = scene.import(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", scene.text(&output));
+    let exists: Vec<&Value> = report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["outcome"] == "exists")
+        .collect();
+    assert_eq!(exists.len(), 1, "{report}");
+    assert_eq!(exists[0]["id"], "ns00/sub/create");
+    assert_eq!(
+        std::fs::read_to_string(&command).expect("read"),
+        "edited in the library\n"
+    );
+    let (_, forced) = scene.import(&["--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", scene.text(&forced));
+    assert!(
+        std::fs::read_to_string(&command)
+            .expect("read")
+            .contains("Do step 0"),
+        "--force did not take the source's bytes"
+    );
+}
