@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 use crate::source::{EntryKind, read_text, walk};
 use crate::{Content, ImportScope, Item, LibraryFile, frontmatter, mcp};
 
+/// Tool-specific suffixes stripped from a Markdown file's name to give its id.
+const SUFFIXES: &[&str] = &[".prompt.md", ".agent.md", ".instructions.md", ".md"];
+
 pub(crate) fn items(source: &Path, scope: ImportScope) -> Vec<Item> {
     let dot = source.join(".claude");
     let mut items = Vec::new();
@@ -62,7 +65,11 @@ pub(crate) fn items(source: &Path, scope: ImportScope) -> Vec<Item> {
         ImportScope::Project => (source.join(".mcp.json"), ".mcp.json"),
     };
     if servers.exists() {
-        items.extend(mcp::from_file(&servers, label, "mcpServers"));
+        items.extend(mcp::from_dialect(
+            &servers,
+            label,
+            mcp::McpDialect::McpServers,
+        ));
     }
     items
 }
@@ -89,10 +96,14 @@ pub(crate) fn markdown_tree(
             _ if !entry.relative.ends_with(".md") => items.push(Item::skipped(
                 kind,
                 shown,
-                format!("not a `.md` file, so Claude Code does not read it as a {kind}"),
+                format!("not a `.md` file, so the tool does not read it as a {kind}"),
             )),
             EntryKind::File | EntryKind::Symlink => {
-                let id = entry.relative.trim_end_matches(".md").to_string();
+                let id = SUFFIXES
+                    .iter()
+                    .find_map(|suffix| entry.relative.strip_suffix(suffix))
+                    .unwrap_or(&entry.relative)
+                    .to_string();
                 items.push(markdown_item(
                     &entry.path,
                     &shown,
@@ -108,7 +119,7 @@ pub(crate) fn markdown_tree(
 }
 
 /// One Markdown file (a symlink is read through: its content is imported).
-fn markdown_item(
+pub(crate) fn markdown_item(
     path: &Path,
     shown: &str,
     kind: &'static str,
@@ -134,7 +145,7 @@ fn markdown_item(
         Ok(checked) => checked,
         Err(reason) => return Item::not_imported(kind, shown, reason),
     };
-    if kind == "agent" && !checked.fields.contains_key("name") {
+    if kind == "agent" && folder_is_claude(shown) && !checked.fields.contains_key("name") {
         warnings.push(
             "has no `name`, which Claude Code requires of a subagent (it skips the file); kiln names it after its path"
                 .to_string(),
@@ -151,8 +162,13 @@ fn markdown_item(
     Item::imported(kind, id, shown, vec![file]).with_warnings(warnings)
 }
 
+/// Whether a source path is Claude Code's (which skips a subagent without `name`).
+fn folder_is_claude(shown: &str) -> bool {
+    shown.starts_with(".claude/")
+}
+
 /// `skills/<name>/SKILL.md` folders, byte for byte with every asset.
-fn skills(dir: &Path, label: &str) -> Vec<Item> {
+pub(crate) fn skills(dir: &Path, label: &str) -> Vec<Item> {
     let mut items = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return items;

@@ -16,9 +16,10 @@
 //! [`plan`] reads the source and plans every item ([`ImportPlan`]); [`apply`] writes it.
 
 mod claude;
-mod cursor;
 mod frontmatter;
+mod layouts;
 mod mcp;
+mod rules;
 mod source;
 pub mod synth;
 
@@ -88,7 +89,19 @@ pub enum ImportError {
 }
 
 /// The tools with an importer.
-pub const TOOLS: &[&str] = &["claude-code", "cursor"];
+pub const TOOLS: &[&str] = &[
+    "agents",
+    "claude-code",
+    "claude-desktop",
+    "cline",
+    "codex",
+    "copilot",
+    "cursor",
+    "gemini",
+    "opencode",
+    "windsurf",
+    "zed",
+];
 
 /// What happened, or would happen, to one item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -259,12 +272,11 @@ pub fn plan(request: &ImportRequest<'_>, force: bool) -> Result<ImportPlan, Impo
     source::check_folder(request.source)?;
     let mut items = match request.tool {
         "claude-code" => claude::items(request.source, request.scope),
-        "cursor" => cursor::items(request.source, request.scope),
-        tool => {
-            return Err(ImportError::UnknownTool {
+        tool => layouts::items(tool, request.source, request.scope).ok_or_else(|| {
+            ImportError::UnknownTool {
                 tool: tool.to_string(),
-            });
-        }
+            }
+        })?,
     };
     claim_unique_targets(&mut items);
     for item in &mut items {

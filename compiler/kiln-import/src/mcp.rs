@@ -9,6 +9,87 @@ use serde_json::{Map, Value};
 use crate::source::read_text;
 use crate::{Item, LibraryFile};
 
+/// How a tool's file holds its servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum McpDialect {
+    /// JSON/JSONC `mcpServers` (Claude, Cursor, Gemini, Windsurf, Cline, Claude Desktop, Copilot CLI).
+    McpServers,
+    /// VS Code's `servers`.
+    Servers,
+    /// Zed's `context_servers` (JSONC).
+    ContextServers,
+    /// Codex `[mcp_servers.<name>]` in `config.toml`.
+    CodexToml,
+    /// opencode's `mcp` (`type: local` with a command list and `environment`, or `remote`).
+    Opencode,
+}
+
+/// Every server in a tool's file.
+pub(crate) fn from_dialect(path: &Path, label: &str, dialect: McpDialect) -> Vec<Item> {
+    match dialect {
+        McpDialect::McpServers => from_file(path, label, "mcpServers"),
+        McpDialect::Servers => from_file(path, label, "servers"),
+        McpDialect::ContextServers => from_file(path, label, "context_servers"),
+        McpDialect::CodexToml => {
+            let root = read_text(path).and_then(|text| {
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| format!("does not parse as TOML: {}", e.message()))
+                    .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()))
+            });
+            match root {
+                Ok(root) => servers_under(&root, label, "mcp_servers", codex_entry),
+                Err(reason) => vec![Item::not_imported("mcp", label, reason)],
+            }
+        }
+        McpDialect::Opencode => match read_text(path).and_then(|t| parse_jsonc(&t)) {
+            Ok(root) => servers_under(&root, label, "mcp", opencode_entry),
+            Err(reason) => vec![Item::not_imported("mcp", label, reason)],
+        },
+    }
+}
+
+/// Codex spells headers `http_headers`.
+fn codex_entry(fields: &Map<String, Value>) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "http_headers" => ("headers".to_string(), v.clone()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect()
+}
+
+/// opencode: `command` is a list (program first), `environment` is `env`, `type` is
+/// `local`/`remote`; `enabled: true` says nothing kiln keeps.
+fn opencode_entry(fields: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            ("command", Value::Array(parts)) => {
+                if let Some((program, args)) = parts.split_first() {
+                    out.insert("command".into(), program.clone());
+                    if !args.is_empty() {
+                        out.insert("args".into(), Value::Array(args.to_vec()));
+                    }
+                }
+            }
+            ("environment", _) => {
+                out.insert("env".into(), value.clone());
+            }
+            ("type", Value::String(kind)) if kind == "local" || kind == "remote" => {}
+            ("enabled", Value::Bool(true)) => {}
+            _ => {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    out
+}
+
+fn same(fields: &Map<String, Value>) -> Map<String, Value> {
+    fields.clone()
+}
+
 /// Every server under `key` of the file at `path`.
 pub(crate) fn from_file(path: &Path, label: &str, key: &str) -> Vec<Item> {
     let text = match read_text(path) {
@@ -19,6 +100,15 @@ pub(crate) fn from_file(path: &Path, label: &str, key: &str) -> Vec<Item> {
         Ok(root) => root,
         Err(reason) => return vec![Item::not_imported("mcp", label, reason)],
     };
+    servers_under(&root, label, key, same)
+}
+
+fn servers_under(
+    root: &Value,
+    label: &str,
+    key: &str,
+    normalise: fn(&Map<String, Value>) -> Map<String, Value>,
+) -> Vec<Item> {
     let Some(servers) = root.get(key) else {
         return Vec::new();
     };
@@ -31,7 +121,13 @@ pub(crate) fn from_file(path: &Path, label: &str, key: &str) -> Vec<Item> {
     };
     servers
         .iter()
-        .map(|(name, server)| server_item(name, server, &format!("{label}: {key}.{name}")))
+        .map(|(name, server)| {
+            let shown = format!("{label}: {key}.{name}");
+            match server.as_object() {
+                Some(fields) => server_item(name, &Value::Object(normalise(fields)), &shown),
+                None => Item::not_imported("mcp", shown, "is not an object"),
+            }
+        })
         .collect()
 }
 
@@ -65,6 +161,14 @@ fn server_item(name: &str, server: &Value, shown: &str) -> Item {
     let Some(fields) = server.as_object() else {
         return Item::not_imported("mcp", shown, "is not an object");
     };
+    // Windsurf's `serverUrl` and Gemini's `httpUrl` are the server's URL.
+    let mut fields = fields.clone();
+    for alias in ["serverUrl", "httpUrl"] {
+        if let Some(url) = fields.remove(alias) {
+            fields.entry("url").or_insert(url);
+        }
+    }
+    let fields = &fields;
     let extra: Vec<&String> = fields
         .keys()
         .filter(|k| !KNOWN.contains(&k.as_str()))

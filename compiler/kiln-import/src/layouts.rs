@@ -1,0 +1,230 @@
+//! Where each other built-in tool keeps what kiln imports (tool-formats.md §3–§12), as data:
+//! instruction files, rule folders (each with its frontmatter dialect), skill, command and
+//! agent folders, and MCP server files. Claude Code has its own module (settings, hooks).
+
+use std::path::Path;
+
+use crate::claude::{markdown_tree, skills};
+use crate::mcp::{self, McpDialect};
+use crate::rules::{self, RuleDialect};
+use crate::{ImportScope, Item};
+
+/// One tool's layout in one scope; paths are relative to the home or project folder.
+struct Layout {
+    /// Plain Markdown instruction files, always loaded: (path, rule id).
+    instructions: &'static [(&'static str, &'static str)],
+    /// Folders of rule files and how their frontmatter reads.
+    rules: &'static [(&'static str, RuleDialect)],
+    /// Folders of `<name>/SKILL.md` skills.
+    skills: &'static [&'static str],
+    /// Folders of Markdown commands (workflows, prompts).
+    commands: &'static [&'static str],
+    /// Folders of Markdown agents.
+    agents: &'static [&'static str],
+    /// MCP server files: (path, dialect).
+    mcp: &'static [(&'static str, McpDialect)],
+}
+
+const NONE: Layout = Layout {
+    instructions: &[],
+    rules: &[],
+    skills: &[],
+    commands: &[],
+    agents: &[],
+    mcp: &[],
+};
+
+fn layout(tool: &str, scope: ImportScope) -> Option<Layout> {
+    use ImportScope::{Global, Project};
+    Some(match (tool, scope) {
+        ("cursor", Global) => Layout {
+            skills: &[".cursor/skills"],
+            mcp: &[(".cursor/mcp.json", McpDialect::McpServers)],
+            ..NONE
+        },
+        ("cursor", Project) => Layout {
+            rules: &[(".cursor/rules", RuleDialect::Cursor)],
+            skills: &[".cursor/skills"],
+            commands: &[".cursor/commands"],
+            agents: &[".cursor/agents"],
+            mcp: &[(".cursor/mcp.json", McpDialect::McpServers)],
+            ..NONE
+        },
+        ("codex", Global) => Layout {
+            instructions: &[(".codex/AGENTS.md", "agents-md")],
+            skills: &[".agents/skills", ".codex/skills"],
+            commands: &[".codex/prompts"],
+            mcp: &[(".codex/config.toml", McpDialect::CodexToml)],
+            ..NONE
+        },
+        ("codex", Project) => Layout {
+            instructions: &[("AGENTS.md", "agents-md")],
+            skills: &[".agents/skills", ".codex/skills"],
+            mcp: &[(".codex/config.toml", McpDialect::CodexToml)],
+            ..NONE
+        },
+        ("agents", Global) => Layout {
+            instructions: &[(".agents/AGENTS.md", "agents-md")],
+            skills: &[".agents/skills"],
+            ..NONE
+        },
+        ("agents", Project) => Layout {
+            instructions: &[("AGENTS.md", "agents-md")],
+            skills: &[".agents/skills"],
+            ..NONE
+        },
+        ("gemini", Global) => Layout {
+            instructions: &[(".gemini/GEMINI.md", "gemini-md")],
+            skills: &[".gemini/skills", ".agents/skills"],
+            agents: &[".gemini/agents"],
+            mcp: &[(".gemini/settings.json", McpDialect::McpServers)],
+            ..NONE
+        },
+        ("gemini", Project) => Layout {
+            instructions: &[("GEMINI.md", "gemini-md")],
+            skills: &[".gemini/skills", ".agents/skills"],
+            agents: &[".gemini/agents"],
+            mcp: &[(".gemini/settings.json", McpDialect::McpServers)],
+            ..NONE
+        },
+        ("opencode", Global) => Layout {
+            instructions: &[(".config/opencode/AGENTS.md", "agents-md")],
+            skills: &[".config/opencode/skills"],
+            commands: &[".config/opencode/commands", ".config/opencode/command"],
+            agents: &[".config/opencode/agents", ".config/opencode/agent"],
+            mcp: &[
+                (".config/opencode/opencode.json", McpDialect::Opencode),
+                (".config/opencode/opencode.jsonc", McpDialect::Opencode),
+            ],
+            ..NONE
+        },
+        ("opencode", Project) => Layout {
+            instructions: &[("AGENTS.md", "agents-md")],
+            skills: &[".opencode/skills"],
+            commands: &[".opencode/commands", ".opencode/command"],
+            agents: &[".opencode/agents", ".opencode/agent"],
+            mcp: &[
+                ("opencode.json", McpDialect::Opencode),
+                ("opencode.jsonc", McpDialect::Opencode),
+            ],
+            ..NONE
+        },
+        ("copilot", Global) => Layout {
+            instructions: &[(".copilot/copilot-instructions.md", "copilot-instructions")],
+            rules: &[(".copilot/instructions", RuleDialect::Copilot)],
+            skills: &[".copilot/skills"],
+            agents: &[".copilot/agents"],
+            mcp: &[(".copilot/mcp-config.json", McpDialect::McpServers)],
+            ..NONE
+        },
+        ("copilot", Project) => Layout {
+            instructions: &[(".github/copilot-instructions.md", "copilot-instructions")],
+            rules: &[(".github/instructions", RuleDialect::Copilot)],
+            skills: &[".github/skills"],
+            commands: &[".github/prompts"],
+            agents: &[".github/agents"],
+            mcp: &[(".vscode/mcp.json", McpDialect::Servers)],
+        },
+        ("windsurf", Global) => Layout {
+            instructions: &[(".codeium/windsurf/memories/global_rules.md", "global-rules")],
+            skills: &[".codeium/windsurf/skills"],
+            commands: &[".codeium/windsurf/global_workflows"],
+            mcp: &[(".codeium/windsurf/mcp_config.json", McpDialect::McpServers)],
+            ..NONE
+        },
+        ("windsurf", Project) => Layout {
+            rules: &[(".windsurf/rules", RuleDialect::Windsurf)],
+            skills: &[".windsurf/skills"],
+            commands: &[".windsurf/workflows"],
+            mcp: &[(".windsurf/mcp_config.json", McpDialect::McpServers)],
+            ..NONE
+        },
+        ("cline", Global) => Layout {
+            rules: &[("Documents/Cline/Rules", RuleDialect::Cline)],
+            skills: &[".cline/skills"],
+            commands: &["Documents/Cline/Workflows"],
+            mcp: &[(
+                ".cline/data/settings/cline_mcp_settings.json",
+                McpDialect::McpServers,
+            )],
+            ..NONE
+        },
+        ("cline", Project) => Layout {
+            rules: &[(".clinerules", RuleDialect::Cline)],
+            skills: &[".cline/skills"],
+            commands: &[".clinerules/workflows"],
+            ..NONE
+        },
+        ("zed", Global) => Layout {
+            instructions: &[(".config/zed/AGENTS.md", "agents-md")],
+            skills: &[".agents/skills"],
+            mcp: &[(".config/zed/settings.json", McpDialect::ContextServers)],
+            ..NONE
+        },
+        ("zed", Project) => Layout {
+            instructions: &[(".rules", "rules")],
+            skills: &[".agents/skills"],
+            mcp: &[(".zed/settings.json", McpDialect::ContextServers)],
+            ..NONE
+        },
+        ("claude-desktop", Global) => Layout {
+            mcp: &[
+                (
+                    "Library/Application Support/Claude/claude_desktop_config.json",
+                    McpDialect::McpServers,
+                ),
+                (
+                    ".config/Claude/claude_desktop_config.json",
+                    McpDialect::McpServers,
+                ),
+            ],
+            ..NONE
+        },
+        _ => return None,
+    })
+}
+
+/// The items of `tool`'s layout in `source` (`None`: kiln has no layout for that tool and scope).
+pub(crate) fn items(tool: &str, source: &Path, scope: ImportScope) -> Option<Vec<Item>> {
+    let layout = layout(tool, scope)?;
+    let mut items = Vec::new();
+    for (path, id) in layout.instructions {
+        let file = source.join(path);
+        if file.exists() {
+            items.push(crate::claude::markdown_item(
+                &file, path, "rule", id, "rules", ".rule.md",
+            ));
+        }
+    }
+    for (dir, dialect) in layout.rules {
+        items.extend(rules::tree(&source.join(dir), dir, *dialect));
+    }
+    for dir in layout.skills {
+        items.extend(skills(&source.join(dir), dir));
+    }
+    for dir in layout.commands {
+        items.extend(markdown_tree(
+            &source.join(dir),
+            dir,
+            "command",
+            "commands",
+            ".command.md",
+        ));
+    }
+    for dir in layout.agents {
+        items.extend(markdown_tree(
+            &source.join(dir),
+            dir,
+            "agent",
+            "agents",
+            ".agent.md",
+        ));
+    }
+    for (path, dialect) in layout.mcp {
+        let file = source.join(path);
+        if file.exists() {
+            items.extend(mcp::from_dialect(&file, path, *dialect));
+        }
+    }
+    Some(items)
+}
