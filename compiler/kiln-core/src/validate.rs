@@ -217,14 +217,14 @@ fn check_component(
             }
         }
     }
-    if let Some(filter) = &component.meta.tools {
+    if let Some(filter) = &component.meta.targets {
         for (field, list) in [("allow", &filter.allow), ("deny", &filter.deny)] {
             for (index, tool) in list.iter().enumerate() {
                 if !tools.contains(tool) {
                     diagnostics.push(unknown_tool(
                         meta_source,
                         meta_format,
-                        &format!("/tools/{field}/{index}"),
+                        &format!("/targets/{field}/{index}"),
                         tool,
                         tools,
                         false,

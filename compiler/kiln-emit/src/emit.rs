@@ -239,7 +239,7 @@ fn allowed_for_tool(component: &Component, tool: &str) -> bool {
     {
         return false;
     }
-    match &component.meta.tools {
+    match &component.meta.targets {
         None => true,
         Some(filter) => {
             (filter.allow.is_empty() || filter.allow.iter().any(|t| t == tool))

@@ -571,7 +571,7 @@ mod tests {
             (
                 "components/rules/everywhere.rule.md".to_string(),
                 format!(
-                    "---\ndescription: for every tool\ntools:\n  allow: [{}]\noutput: {{ {outputs} }}\n---\n\nBody.\n",
+                    "---\ndescription: for every tool\ntargets:\n  allow: [{}]\noutput: {{ {outputs} }}\n---\n\nBody.\n",
                     quoted(&names)
                 ),
             ),

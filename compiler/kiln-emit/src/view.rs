@@ -47,6 +47,13 @@ pub struct ComponentView {
     pub mcp: Option<McpView>,
     /// Tool settings fields.
     pub settings: Option<SettingsView>,
+    /// A command's or agent's frontmatter as written, without kiln's own keys (`tags`,
+    /// `targets`, `depends_on`, …), for tools whose format it is (an agent without `name`
+    /// gets one): emitted byte for byte.
+    pub frontmatter: Option<String>,
+    /// The blank lines between the frontmatter and the body as written (`body` starts at its
+    /// first line of text), for emitting a file byte for byte.
+    pub body_lead: String,
 }
 
 /// A tool settings fragment.
@@ -162,6 +169,15 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
         hook: None,
         mcp: None,
         settings: None,
+        frontmatter: component.frontmatter.as_deref().map(native_frontmatter),
+        body_lead: component
+            .body
+            .as_ref()
+            .map(|(body, _)| {
+                let text = body.trim_start_matches(['\n', '\r']);
+                body[..body.len() - text.len()].to_string()
+            })
+            .unwrap_or_default(),
     };
     match &component.spec {
         ComponentSpec::RuleJson(_) | ComponentSpec::RuleMarkdown(_) => {
@@ -176,19 +192,42 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
         ComponentSpec::Skill { frontmatter, .. } => view.name.clone_from(&frontmatter.name),
         ComponentSpec::Command(command) => {
             view.command = Some(PromptView {
-                argument_hint: command.argument_hint.clone(),
+                argument_hint: command.argument_hint.as_ref().map(|hint| match hint {
+                    StringOrList::String(text) => text.clone(),
+                    // `argument-hint: [title]` is YAML for a list; it was meant as the text.
+                    StringOrList::List(items) => items
+                        .iter()
+                        .map(|item| format!("[{item}]"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                }),
                 allowed_tools: list(command.allowed_tools.as_ref()),
                 model: command.model.clone(),
                 extra: command.extra.clone(),
             });
         }
         ComponentSpec::Agent(agent) => {
-            if let Some(name) = &agent.name {
-                view.name.clone_from(name);
+            // Claude Code reads an agent's tools from `tools`; kiln has accepted `allowed-tools`.
+            if let Some(text) = &mut view.frontmatter {
+                *text = text
+                    .split_inclusive('\n')
+                    .map(|line| match line.strip_prefix("allowed-tools:") {
+                        Some(rest) => format!("tools:{rest}"),
+                        None => line.to_string(),
+                    })
+                    .collect();
+            }
+            match &agent.name {
+                Some(name) => view.name.clone_from(name),
+                None => {
+                    if let Some(text) = &mut view.frontmatter {
+                        *text = format!("name: {}\n{text}", view.name);
+                    }
+                }
             }
             view.agent = Some(PromptView {
                 argument_hint: None,
-                allowed_tools: list(agent.allowed_tools.as_ref()),
+                allowed_tools: list(agent.tools.as_ref()),
                 model: agent.model.clone(),
                 extra: agent.extra.clone(),
             });
@@ -224,6 +263,35 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
         ComponentSpec::Context(_) => {}
     }
     view
+}
+
+/// The keys of kiln's own metadata, which no tool reads.
+const KILN_KEYS: &[&str] = &[
+    "version",
+    "tags",
+    "priority",
+    "depends_on",
+    "conflicts_with",
+    "scope",
+    "targets",
+    "template",
+];
+
+/// Frontmatter text without kiln's own top-level keys (with their nested lines).
+fn native_frontmatter(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len());
+    let mut skipping = false;
+    for line in yaml.split_inclusive('\n') {
+        let continuation = line.starts_with([' ', '\t', '-']) || line.trim().is_empty();
+        if !continuation {
+            let key = line.split(':').next().unwrap_or_default().trim();
+            skipping = line.contains(':') && KILN_KEYS.contains(&key);
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 fn rule_view(title: Option<String>, activation: Option<Activation>, globs: &[String]) -> RuleView {

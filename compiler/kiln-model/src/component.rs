@@ -61,9 +61,10 @@ pub struct CommonMeta {
     /// Where the component may be deployed (default `any`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
-    /// Which tools receive the component.
+    /// Which tools receive the component (`allow` / `deny` lists of tool names). Not `tools`:
+    /// that is a subagent's own list of the tools it may use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<ToolFilter>,
+    pub targets: Option<ToolFilter>,
     /// Render the body with minijinja (`{{ variable }}`, `{{ include("context:id") }}`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub template: bool,
@@ -153,6 +154,13 @@ pub struct RuleFrontmatter {
     /// The rule's title; defaults to the Markdown body as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// A name for the rule (Copilot and Cursor show it; kiln's id is its path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Claude Code's globs for a rule loaded only with matching files (a list, or one string):
+    /// the same as `globs`, and like them it makes the rule a glob rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<StringOrList>,
     /// Common metadata.
     #[serde(flatten)]
     pub meta: CommonMeta,
@@ -198,16 +206,16 @@ pub struct SkillFrontmatter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 500))]
     pub compatibility: Option<String>,
-    /// Free string-to-string metadata.
+    /// Free metadata (the standard says string to string; tools accept any values).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub metadata: BTreeMap<String, String>,
-    /// Tools the skill may use, space-delimited (experimental in the standard).
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Tools the skill may use: a space- or comma-delimited string, or a list.
     #[serde(
         rename = "allowed-tools",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub allowed_tools: Option<String>,
+    pub allowed_tools: Option<StringOrList>,
     /// Tool-specific keys, passed through.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -244,13 +252,14 @@ pub struct CommandFrontmatter {
     /// Common metadata.
     #[serde(flatten)]
     pub meta: CommonMeta,
-    /// Shown after the command name, e.g. `[issue-number]`.
+    /// Shown after the command name, e.g. `[issue-number]` (which YAML reads as a list: both
+    /// forms are accepted, as Claude Code accepts them).
     #[serde(
         rename = "argument-hint",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub argument_hint: Option<String>,
+    pub argument_hint: Option<StringOrList>,
     /// Tools the command may use without asking.
     #[serde(
         rename = "allowed-tools",
@@ -277,13 +286,14 @@ pub struct AgentFrontmatter {
     /// Common metadata; `description` says when the agent should be used.
     #[serde(flatten)]
     pub meta: CommonMeta,
-    /// Tools the agent may use (Claude Code's `tools`); all tools when absent.
+    /// Tools the agent may use, as Claude Code writes them: a comma string (`Read, Grep`) or a
+    /// list; all tools when absent. `allowed-tools` is accepted for it too.
     #[serde(
-        rename = "allowed-tools",
         default,
+        alias = "allowed-tools",
         skip_serializing_if = "Option::is_none"
     )]
-    pub allowed_tools: Option<StringOrList>,
+    pub tools: Option<StringOrList>,
     /// Model the agent runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,

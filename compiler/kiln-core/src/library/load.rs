@@ -152,7 +152,10 @@ fn load_component(
     let mut meta_format = None;
     let (spec, meta, format) = match id.kind {
         ComponentKind::Rule if source.path.ends_with(".rule.json") => {
-            let spec: RuleSpec = json_document(source, DocumentKind::Rule, diagnostics)?;
+            let mut spec: RuleSpec = json_document(source, DocumentKind::Rule, diagnostics)?;
+            if spec.activation.is_none() && !spec.globs.is_empty() {
+                spec.activation = Some(kiln_model::Activation::Glob);
+            }
             if let Some(written) = spec.id.as_deref().filter(|written| *written != id.id) {
                 let span = source.locate(Format::Json, "/id", false).unwrap_or(0..0);
                 diagnostics.push(
@@ -169,9 +172,19 @@ fn load_component(
             (ComponentSpec::RuleJson(spec), meta, Format::Json)
         }
         ComponentKind::Rule => {
-            let (spec, format, text): (RuleFrontmatter, _, _) =
+            let (mut spec, format, text): (RuleFrontmatter, _, _) =
                 markdown_document(source, DocumentKind::RuleFrontmatter, false, diagnostics)?;
             body = Some(text);
+            // Claude Code's `paths` are globs; globs without an activation make a glob rule
+            // (never a silently always-on one).
+            match spec.paths.clone() {
+                Some(kiln_model::StringOrList::List(paths)) => spec.globs.extend(paths),
+                Some(kiln_model::StringOrList::String(paths)) => spec.globs.push(paths),
+                None => {}
+            }
+            if spec.activation.is_none() && !spec.globs.is_empty() {
+                spec.activation = Some(kiln_model::Activation::Glob);
+            }
             let meta = spec.meta.clone();
             (ComponentSpec::RuleMarkdown(spec), meta, format)
         }
@@ -182,13 +195,13 @@ fn load_component(
             if frontmatter.name != id.id {
                 let span = source.locate(format, "/name", false).unwrap_or(0..0);
                 diagnostics.push(
-                    Diagnostic::error(
+                    Diagnostic::warning(
                         "kiln::skill::name_mismatch",
                         format!("skill `name` is `{}` but its folder is `{}`", frontmatter.name, id.id),
                     )
                     .at(source, span)
                     .label(format!("expected `{}`", id.id))
-                    .help("the Agent Skills standard requires `name` to equal the folder name; rename one of them"),
+                    .help("tools name the skill after its folder (the Agent Skills standard requires `name` to equal it); rename the folder or `name`"),
                 );
             }
             for key in frontmatter.extra.keys() {
@@ -284,6 +297,12 @@ fn load_component(
         meta_source,
         meta_format: meta_format.unwrap_or(format),
         body,
+        frontmatter: match (id.kind, markdown::split(&source.text)) {
+            (ComponentKind::Command | ComponentKind::Agent, Split::Frontmatter(fm)) => {
+                Some(Arc::from(fm.yaml))
+            }
+            _ => None,
+        },
         assets: Vec::new(),
         template: None,
     };

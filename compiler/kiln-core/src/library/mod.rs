@@ -90,6 +90,9 @@ pub struct Component {
     pub meta_format: Format,
     /// The Markdown body and its byte offset in `source`, for Markdown kinds.
     pub body: Option<(Arc<str>, usize)>,
+    /// The frontmatter of a command or agent as written (the YAML between the fences), so
+    /// that a tool reading the same format gets it back byte for byte.
+    pub frontmatter: Option<Arc<str>>,
     /// Other files of a skill folder, library-relative, sorted.
     pub assets: Vec<String>,
     /// What a template component uses (`template: true` only).
