@@ -232,3 +232,118 @@ fn import_never_overwrites_without_force_and_a_dry_run_writes_nothing() {
         "--force did not take the source's bytes"
     );
 }
+
+/// A Markdown file as data: its frontmatter parsed and its body without surrounding blank lines.
+fn markdown_data(path: &Path) -> (Value, String) {
+    let text = std::fs::read_to_string(path).expect("read");
+    match text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+    {
+        Some((yaml, body)) => (
+            serde_saphyr::from_str(yaml).expect("frontmatter parses"),
+            body.trim().to_string(),
+        ),
+        None => (Value::Null, text.trim().to_string()),
+    }
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json")
+}
+
+#[test]
+fn an_imported_home_builds_and_deploys_back_to_what_it_was() {
+    let scene = Scene::new(&[]);
+    let (_, output) = scene.import(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", scene.text(&output));
+    let validate = scene.kiln(&["validate"]);
+    assert_eq!(validate.status.code(), Some(0), "{}", scene.text(&validate));
+    assert!(
+        scene.text(&validate).contains("0 errors"),
+        "{}",
+        scene.text(&validate)
+    );
+    let deploy = scene.kiln(&["deploy", "imported", "claude-code"]);
+    assert_eq!(deploy.status.code(), Some(0), "{}", scene.text(&deploy));
+    let (source, home) = (
+        scene.source.join(".claude"),
+        scene.library.sandbox().home().join(".claude"),
+    );
+    // Skills, commands and agents byte for byte (a lower-case skill.md comes back as SKILL.md).
+    let (mut identical, mut links) = (0, 0);
+    for folder in ["skills", "commands", "agents"] {
+        // An in-skill symlink comes back as a copy of what it points at: the library keeps the
+        // link, but build copies a skill's files (links through dist are not built yet).
+        let root = source.join(folder);
+        let want: BTreeMap<String, _> = tree(&root)
+            .into_iter()
+            .map(|(path, entry)| {
+                let entry = if entry.0 == "link" {
+                    links += 1;
+                    let target = root.join(&path);
+                    (
+                        format!("file {:o}", crate::support::mode_of(&target)),
+                        std::fs::read(&target).expect("link target"),
+                    )
+                } else {
+                    entry
+                };
+                (path.replace("/skill.md", "/SKILL.md"), entry)
+            })
+            .collect();
+        let got = tree(&home.join(folder));
+        let differing: Vec<&String> = want
+            .keys()
+            .filter(|path| got.get(*path) != want.get(*path))
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "{folder}: {} differ, first {:?}",
+            differing.len(),
+            differing.first()
+        );
+        assert_eq!(want.len(), got.len(), "{folder}: other files deployed");
+        identical += want.len();
+    }
+    // Rules equal as data (kiln writes `paths` its own way); CLAUDE.md comes back as a rule file.
+    let mut rules = 0;
+    for (path, _) in tree(&source.join("rules")) {
+        assert_eq!(
+            markdown_data(&source.join("rules").join(&path)),
+            markdown_data(&home.join("rules").join(&path)),
+            "rule {path}"
+        );
+        rules += 1;
+    }
+    assert_eq!(
+        markdown_data(&source.join("CLAUDE.md")).1,
+        markdown_data(&home.join("rules/claude-md.md")).1
+    );
+    // settings.json and the MCP servers of ~/.claude.json equal as data.
+    assert_eq!(
+        json(&source.join("settings.json")),
+        json(&home.join("settings.json"))
+    );
+    // Up to `"type": "stdio"`, the default that kiln writes out (as `claude mcp add` does).
+    let servers = |path: &Path| {
+        let mut servers = json(path)["mcpServers"].clone();
+        for server in servers
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|s| s.values_mut())
+        {
+            if server["type"] == "stdio" {
+                server.as_object_mut().map(|s| s.remove("type"));
+            }
+        }
+        servers
+    };
+    assert_eq!(
+        servers(&scene.source.join(".claude.json")),
+        servers(&scene.library.sandbox().home().join(".claude.json"))
+    );
+    println!(
+        "round trip: {identical} skill, command and agent files byte-identical ({links} in-skill links came back as copies), {rules} rules and CLAUDE.md, settings.json and 2 MCP servers equal as data"
+    );
+}

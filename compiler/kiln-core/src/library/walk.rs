@@ -24,6 +24,8 @@ pub(super) fn discover(
     // Links are followed only while they stay inside the library: one leading out would copy
     // files kiln was never given (a skill linking to /etc/ssl) into dist.
     let mut outside: Vec<(String, String)> = Vec::new();
+    let mut left_out: Vec<String> = Vec::new();
+    let skills = root.join(&paths.components).join("skills");
     for folder in [&paths.components, &paths.profiles, &paths.tools] {
         let dir = root.join(folder);
         if !dir.exists() {
@@ -34,8 +36,26 @@ pub(super) fn discover(
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|entry| {
-                if entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.') {
-                    return false;
+                let name = entry.file_name().to_string_lossy();
+                if entry.depth() > 0 && name.starts_with('.') {
+                    // A skill's dot-files are its assets (`.env.example`, `.prettierrc`); only
+                    // version control and Finder files are left out, and that is said.
+                    let in_skill = entry
+                        .path()
+                        .strip_prefix(&skills)
+                        .is_ok_and(|inner| inner.components().count() > 1);
+                    if !in_skill {
+                        return false;
+                    }
+                    if name == ".git" || name == ".DS_Store" {
+                        left_out.push(
+                            entry
+                                .path()
+                                .strip_prefix(root)
+                                .map_or_else(|_| name.to_string(), relative_path),
+                        );
+                        return false;
+                    }
                 }
                 if !entry.path_is_symlink() {
                     return true;
@@ -87,6 +107,15 @@ pub(super) fn discover(
             )
             .in_file(link)
             .help("copy the files into the library, or make the link point inside it (a relative link to a file of the library)"),
+        );
+    }
+    for path in left_out {
+        diagnostics.push(
+            Diagnostic::warning(
+                "kiln::library::left_out",
+                format!("`{path}` is left out of the skill (version control and Finder files never ship)"),
+            )
+            .in_file(path),
         );
     }
     let plan = plan_files(
