@@ -451,19 +451,39 @@ pub struct Applied {
 /// profile. Items that exist, are unchanged or were not imported are not touched.
 pub fn apply(plan: &ImportPlan, request: &ImportRequest<'_>) -> Result<Applied, ImportError> {
     let mut applied = Applied::default();
-    for item in &plan.items {
-        if !matches!(
-            item.outcome,
-            Outcome::Imported | Outcome::ImportedWithWarnings
-        ) {
-            continue;
-        }
-        for file in &item.files {
-            let path = request.components.join(&file.path);
-            source::write(&path, &file.content)?;
-            applied.files += 1;
+    let files: Vec<(PathBuf, &Content)> = plan
+        .items
+        .iter()
+        .filter(|item| {
+            matches!(
+                item.outcome,
+                Outcome::Imported | Outcome::ImportedWithWarnings
+            )
+        })
+        .flat_map(|item| &item.files)
+        .map(|file| (request.components.join(&file.path), &file.content))
+        .collect();
+    // Every file in one batch: written in parallel, two barriers for all of them.
+    let batch: Vec<kiln_store::fs::FileWrite<'_>> = files
+        .iter()
+        .filter_map(|(path, content)| match content {
+            Content::Bytes { bytes, mode } => Some(kiln_store::fs::FileWrite {
+                path,
+                bytes,
+                mode: *mode,
+            }),
+            Content::Symlink { .. } => None,
+        })
+        .collect();
+    kiln_store::fs::write_files(&batch).map_err(|e| {
+        ImportError::Source(SourceError::new("cannot write", &e.path, e.error.to_string()))
+    })?;
+    for (path, content) in &files {
+        if matches!(content, Content::Symlink { .. }) {
+            source::write(path, content)?;
         }
     }
+    applied.files = files.len();
     if plan.profile_changes {
         let path = request.profiles.join(&plan.profile);
         source::write(

@@ -13,6 +13,16 @@ pub struct SourceError {
     reason: String,
 }
 
+impl SourceError {
+    pub(crate) fn new(action: &'static str, path: &Path, reason: String) -> SourceError {
+        SourceError {
+            action,
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
 pub(crate) fn check_folder(path: &Path) -> Result<(), SourceError> {
     match std::fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => Ok(()),
