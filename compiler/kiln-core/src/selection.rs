@@ -307,6 +307,9 @@ fn compile(
         let glob_text = text
             .strip_prefix(&format!("{}:", kind.as_str()))
             .unwrap_or(text);
+        // A bare `*` means "all of this kind", nested ids too (it selected 1 of 90 nested
+        // commands and 0 of 140 agents in category folders when it stopped at `/`).
+        let glob_text = if glob_text == "*" { "**" } else { glob_text };
         return match GlobBuilder::new(glob_text).literal_separator(true).build() {
             Ok(glob) => Matcher::Glob(glob.compile_matcher()),
             Err(error) => {
