@@ -476,7 +476,11 @@ pub fn apply(plan: &ImportPlan, request: &ImportRequest<'_>) -> Result<Applied, 
         })
         .collect();
     kiln_store::fs::write_files(&batch).map_err(|e| {
-        ImportError::Source(SourceError::new("cannot write", &e.path, e.error.to_string()))
+        ImportError::Source(SourceError::new(
+            "cannot write",
+            &e.path,
+            e.error.to_string(),
+        ))
     })?;
     for (path, content) in &files {
         if matches!(content, Content::Symlink { .. }) {

@@ -89,6 +89,90 @@ fn json_document<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// kiln's hook events, as written in `*.hook.json`.
+const HOOK_EVENTS: &[&str] = &[
+    "session-start",
+    "session-end",
+    "user-prompt-submit",
+    "pre-tool-use",
+    "post-tool-use",
+    "stop",
+    "subagent-stop",
+    "notification",
+    "pre-compact",
+];
+
+/// A hook, with its event matched whatever its spelling (`UserPromptSubmit`,
+/// `userpromptsubmit`, `user_prompt_submit`): a warning names the canonical one.
+fn hook_document(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<HookSpec> {
+    let mut value = match document::parse(source, Format::Json) {
+        Ok(value) => value,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return None;
+        }
+    };
+    let written = value
+        .get("event")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(written) = written
+        && !HOOK_EVENTS.contains(&written.as_str())
+    {
+        let folded = |text: &str| text.replace(['-', '_'], "").to_ascii_lowercase();
+        if let Some(canonical) = HOOK_EVENTS.iter().find(|e| folded(e) == folded(&written)) {
+            let span = source.locate(Format::Json, "/event", false).unwrap_or(0..0);
+            diagnostics.push(
+                Diagnostic::warning(
+                    "kiln::hook::event_spelling",
+                    format!("hook event `{written}` is read as `{canonical}`"),
+                )
+                .at(source, span)
+                .label(format!("`{canonical}`"))
+                .help(format!(
+                    "write `\"event\": \"{canonical}\"`, kiln's name for it"
+                )),
+            );
+            value["event"] = Value::from(*canonical);
+        }
+    }
+    document::check(source, Format::Json, DocumentKind::Hook, value, diagnostics)
+}
+
+/// An MCP server as tools' own files write them: JSON with comments and trailing commas is
+/// accepted (copied from a Zed or VS Code settings file), and `transport` may be left out when
+/// `command` (stdio) or `url` (http) says it.
+fn mcp_document(source: &SourceFile, diagnostics: &mut Diagnostics) -> Option<McpSpec> {
+    let lenient = jsonc_parser::ParseOptions {
+        allow_comments: true,
+        allow_trailing_commas: true,
+        ..Default::default()
+    };
+    let mut value = match serde_json::from_str::<Value>(&source.text) {
+        Ok(value) => value,
+        Err(_) => match jsonc_parser::parse_to_serde_value::<Value>(&source.text, &lenient) {
+            Ok(value) => value,
+            // Not JSONC either: the strict parser's located error says where.
+            Err(_) => return json_document(source, DocumentKind::Mcp, diagnostics),
+        },
+    };
+    if let Some(fields) = value.as_object_mut()
+        && !fields.contains_key("transport")
+    {
+        let inferred = if fields.contains_key("command") {
+            Some("stdio")
+        } else if fields.contains_key("url") {
+            Some("http")
+        } else {
+            None
+        };
+        if let Some(transport) = inferred {
+            fields.insert("transport".to_string(), Value::from(transport));
+        }
+    }
+    document::check(source, Format::Json, DocumentKind::Mcp, value, diagnostics)
+}
+
 /// Splits a Markdown document and checks its frontmatter against the schema of `kind`.
 /// Returns the spec, the frontmatter format and the body with its offset.
 fn markdown_document<T: serde::de::DeserializeOwned>(
@@ -272,12 +356,12 @@ fn load_component(
             (ComponentSpec::Context(spec), meta, format)
         }
         ComponentKind::Hook => {
-            let spec: HookSpec = json_document(source, DocumentKind::Hook, diagnostics)?;
+            let spec: HookSpec = hook_document(source, diagnostics)?;
             let meta = spec.meta.clone();
             (ComponentSpec::Hook(spec), meta, Format::Json)
         }
         ComponentKind::Mcp => {
-            let spec: McpSpec = json_document(source, DocumentKind::Mcp, diagnostics)?;
+            let spec: McpSpec = mcp_document(source, diagnostics)?;
             let meta = spec.meta.clone();
             (ComponentSpec::Mcp(spec), meta, Format::Json)
         }
