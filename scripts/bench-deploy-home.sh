@@ -16,22 +16,9 @@ if [ -z "${KILN:-}" ]; then
   cargo build --release --locked -q -p kiln-cli
   KILN="$PWD/target/release/kiln"
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/no-user-config"
-printf '#!/bin/sh\nprintf "secret-%%s" "$(echo "$3" | tr -c "A-Za-z0-9" _)"\n' > "$work/op"
-chmod +x "$work/op"
-printf '[secrets]\nop_command = "%s"\n' "$work/op" > "$work/config.toml"
-export KILN_CONFIG="$work/config.toml" XDG_CONFIG_HOME="$work/no-user-config"
-
-median() { python3 -c 'import sys,statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.1f}")' "$@"; }
-time_ms() {
-  local s e
-  s=$(date +%s%N)
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  e=$(date +%s%N)
-  python3 -c "print(f'{($e - $s) / 1e6:.1f}')"
-}
+op_answer="secret-%s"
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 deploy() { HOME="$work/home" XDG_STATE_HOME="$work/state" "$KILN" deploy full claude-code --no-build; }
 copy() { cp -r "$tree/." "$work/copy"; }
 durable_copy() { cp -r "$tree/." "$work/copy" && sync -f "$work/copy"; }

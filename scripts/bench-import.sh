@@ -10,22 +10,8 @@ skills=${1:-2000}
 runs=${RUNS:-5}
 cargo build --release --locked -q -p kiln-cli
 kiln="$PWD/target/release/kiln"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/no-user-config"
-printf '#!/bin/sh\nprintf "%%s" "$3"\n' > "$work/op"
-chmod +x "$work/op"
-printf '[secrets]\nop_command = "%s"\n' "$work/op" > "$work/config.toml"
-export KILN_CONFIG="$work/config.toml" XDG_CONFIG_HOME="$work/no-user-config"
-
-median() { python3 -c 'import sys,statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.1f}")' "$@"; }
-time_ms() {
-  local s e
-  s=$(date +%s%N)
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  e=$(date +%s%N)
-  python3 -c "print(f'{($e - $s) / 1e6:.1f}')"
-}
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 fresh_library() {
   rm -rf "$work/lib" "$work/copy" "$work/home" "$work/state"
   mkdir -p "$work/lib/components" "$work/lib/profiles" "$work/copy" "$work/home" "$work/state"

@@ -1,0 +1,22 @@
+# Shared by the bench scripts (sourced): a scratch folder, a 1Password stand-in, and timing.
+# Sets `work` (removed on exit); `op_answer` is the printf format `op read` answers with.
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/no-user-config"
+printf '#!/bin/sh\nprintf "%s" "$3"\n' "${op_answer:-%s}" > "$work/op"
+chmod +x "$work/op"
+printf '[secrets]\nop_command = "%s"\n' "$work/op" > "$work/config.toml"
+export KILN_CONFIG="$work/config.toml" XDG_CONFIG_HOME="$work/no-user-config"
+
+# The median of the arguments, one decimal.
+median() { python3 -c 'import sys,statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.1f}")' "$@"; }
+
+# Runs a command quietly and prints how long it took in milliseconds; stops the bench if it fails.
+time_ms() {
+  local s e
+  s=$(date +%s%N)
+  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+  e=$(date +%s%N)
+  python3 -c "print(f'{($e - $s) / 1e6:.1f}')"
+}
