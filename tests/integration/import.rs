@@ -128,7 +128,7 @@ fn a_hand_kept_claude_home_imports_item_by_item_and_a_second_import_is_a_no_op()
     let expected: BTreeMap<String, usize> = [
         ("agent", 140),
         ("command", 90),
-        ("hook", 2),
+        ("hook", 3),
         ("mcp", 2),
         ("rule", 31),
         ("settings", 1),

@@ -249,6 +249,25 @@ fn check_component(
     }
     match &component.spec {
         ComponentSpec::Mcp(mcp) => check_mcp(source, mcp, diagnostics),
+        ComponentSpec::Hook(hook) if hook.command.is_some() == hook.prompt.is_some() => {
+            let both = hook.command.is_some();
+            diagnostics.push(
+                Diagnostic::error(
+                    "kiln::hook::command_or_prompt",
+                    if both {
+                        "a hook runs a `command` or a `prompt`, not both"
+                    } else {
+                        "a hook needs a `command` (a shell command) or a `prompt`"
+                    },
+                )
+                .at(
+                    source,
+                    source.locate(Format::Json, "/event", false).unwrap_or(0..0),
+                )
+                .label("this hook")
+                .help("keep one of `command` and `prompt`"),
+            );
+        }
         ComponentSpec::Settings(settings) => {
             if !tools.contains(&settings.tool) {
                 diagnostics.push(unknown_tool(

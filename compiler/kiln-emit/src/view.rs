@@ -100,8 +100,10 @@ pub struct HookView {
     pub tool_event: Option<String>,
     /// The matcher.
     pub matcher: Option<String>,
-    /// The shell command.
+    /// The shell command (empty for a prompt hook).
     pub command: String,
+    /// The prompt of a prompt hook.
+    pub prompt: Option<String>,
     /// Timeout in seconds.
     pub timeout: Option<u32>,
     /// Timeout in milliseconds.
@@ -239,9 +241,15 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
                 .unwrap_or_default();
             view.hook = Some(HookView {
                 event,
-                tool_event: tool.hook_events.get(&hook.event).cloned(),
+                // A prompt hook has no event in a tool that runs only commands.
+                tool_event: tool
+                    .hook_events
+                    .get(&hook.event)
+                    .filter(|_| hook.prompt.is_none() || tool.prompt_hooks)
+                    .cloned(),
                 matcher: hook.matcher.clone(),
-                command: hook.command.clone(),
+                command: hook.command.clone().unwrap_or_default(),
+                prompt: hook.prompt.clone(),
                 timeout: hook.timeout,
                 timeout_ms: hook.timeout.map(|t| u64::from(t) * 1000),
             });

@@ -441,16 +441,16 @@ fn hook_item(handler: &Value, matcher: Option<&str>, event: &str, n: usize, show
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("command");
-    if kind != "command" {
+    if kind != "command" && kind != "prompt" {
         return Item::not_imported(
             "hook",
             shown,
-            format!("a `{kind}` hook; kiln's hook kind holds shell commands only so far"),
+            format!("a `{kind}` hook; kiln's hook kind holds commands and prompts so far"),
         );
     }
     let extra: Vec<&String> = fields
         .keys()
-        .filter(|k| !matches!(k.as_str(), "type" | "command" | "timeout"))
+        .filter(|k| !matches!(k.as_str(), "type" | "timeout") && *k != kind)
         .collect();
     if !extra.is_empty() {
         return Item::not_imported(
@@ -466,15 +466,15 @@ fn hook_item(handler: &Value, matcher: Option<&str>, event: &str, n: usize, show
             ),
         );
     }
-    let Some(command) = fields.get("command").and_then(Value::as_str) else {
-        return Item::not_imported("hook", shown, "has no `command` string");
+    let Some(command) = fields.get(kind).and_then(Value::as_str) else {
+        return Item::not_imported("hook", shown, format!("has no `{kind}` string"));
     };
     let mut spec = Map::new();
     spec.insert("event".into(), Value::from(event));
     if let Some(matcher) = matcher.filter(|m| !m.is_empty() && *m != "*") {
         spec.insert("matcher".into(), Value::from(matcher));
     }
-    spec.insert("command".into(), Value::from(command));
+    spec.insert(kind.into(), Value::from(command));
     if let Some(timeout) = fields.get("timeout") {
         spec.insert("timeout".into(), timeout.clone());
     }

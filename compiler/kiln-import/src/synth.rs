@@ -171,6 +171,9 @@ pub fn write_home(home: &Path, size: HomeSize) -> std::io::Result<Written> {
             ],
             "SessionStart": [
                 { "hooks": [ { "type": "command", "command": "echo started" } ] }
+            ],
+            "Stop": [
+                { "hooks": [ { "type": "prompt", "prompt": "Is every task in $ARGUMENTS done?", "timeout": 30 } ] }
             ]
         }
     });

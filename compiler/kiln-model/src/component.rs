@@ -352,9 +352,16 @@ pub struct HookSpec {
     /// Which tool calls it applies to (a tool name or regular expression; all when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matcher: Option<String>,
-    /// The shell command to run; it receives the event as JSON on stdin.
+    /// The shell command to run; it receives the event as JSON on stdin. A hook has a
+    /// `command` or a `prompt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub command: String,
+    pub command: Option<String>,
+    /// A prompt the tool's model evaluates instead of a command (Claude Code `type: prompt`;
+    /// `$ARGUMENTS` stands for the event). Only tools with `prompt_hooks` receive it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub prompt: Option<String>,
     /// Time limit in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3600))]

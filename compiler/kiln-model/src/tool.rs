@@ -324,6 +324,10 @@ pub struct ToolSpec {
     /// expressed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hook_events: BTreeMap<HookEvent, String>,
+    /// Whether the tool runs prompt hooks (a `prompt` its model evaluates); a tool without
+    /// them gets no `tool_event` for such a hook, so no hook output takes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prompt_hooks: bool,
     /// How the tool writes an environment reference, with `{name}` for the variable:
     /// `${env:{name}}` for Cursor. Absent: the tool has no interpolation, and templates use
     /// the forwarded-variable lists instead.

@@ -273,12 +273,13 @@ fn load_component(
             (ComponentSpec::RuleMarkdown(spec), meta, format)
         }
         ComponentKind::Skill => {
-            let (frontmatter, format, text): (SkillFrontmatter, _, _) =
-                match markdown::split(&source.text) {
-                    // Tools read a bare SKILL.md too: named after its folder, described by its
-                    // first line of text.
-                    Split::BodyOnly => {
-                        diagnostics.push(
+            let (frontmatter, format, text): (SkillFrontmatter, _, _) = match markdown::split(
+                &source.text,
+            ) {
+                // Tools read a bare SKILL.md too: named after its folder, described by its
+                // first line of text.
+                Split::BodyOnly => {
+                    diagnostics.push(
                             Diagnostic::warning(
                                 "kiln::skill::no_frontmatter",
                                 "SKILL.md has no frontmatter; the skill is named after its folder",
@@ -287,18 +288,22 @@ fn load_component(
                             .label("no `---` frontmatter")
                             .help("add `---`, `name:` and `description:` lines, and `---`, so tools can tell when to use it"),
                         );
-                        let first = source
-                            .text
-                            .lines()
-                            .map(|line| line.trim_start_matches('#').trim())
-                            .find(|line| !line.is_empty())
-                            .unwrap_or(&id.id);
-                        let value = serde_json::json!({ "name": id.id, "description": first });
-                        let frontmatter = serde_json::from_value(value).ok()?;
-                        (frontmatter, Format::Frontmatter { offset: 0 }, (source.text.clone(), 0))
-                    }
-                    _ => markdown_document(source, DocumentKind::SkillFrontmatter, true, diagnostics)?,
-                };
+                    let first = source
+                        .text
+                        .lines()
+                        .map(|line| line.trim_start_matches('#').trim())
+                        .find(|line| !line.is_empty())
+                        .unwrap_or(&id.id);
+                    let value = serde_json::json!({ "name": id.id, "description": first });
+                    let frontmatter = serde_json::from_value(value).ok()?;
+                    (
+                        frontmatter,
+                        Format::Frontmatter { offset: 0 },
+                        (source.text.clone(), 0),
+                    )
+                }
+                _ => markdown_document(source, DocumentKind::SkillFrontmatter, true, diagnostics)?,
+            };
             body = Some(text);
             if frontmatter.name != id.id {
                 let span = source.locate(format, "/name", false).unwrap_or(0..0);
