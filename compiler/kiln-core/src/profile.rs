@@ -198,6 +198,7 @@ fn selector_lists(spec: &ProfileSpec, kind: ComponentKind) -> Vec<PatternList<'_
         ComponentKind::Hook => plain(spec.hooks.as_ref()),
         ComponentKind::Context => plain(spec.context.as_ref()),
         ComponentKind::Settings => plain(spec.settings.as_ref()),
+        ComponentKind::Ignore => plain(spec.ignore.as_ref()),
         ComponentKind::Mcp => match &spec.mcp {
             Some(s) => vec![
                 (PatternRole::Include, "include", &s.include),

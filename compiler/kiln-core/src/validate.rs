@@ -302,7 +302,8 @@ fn check_component(
         | ComponentSpec::Command(_)
         | ComponentSpec::Agent(_)
         | ComponentSpec::Hook(_)
-        | ComponentSpec::Context(_) => {}
+        | ComponentSpec::Context(_)
+        | ComponentSpec::Ignore => {}
     }
     if let Some(template) = &component.template {
         for (reference, span) in &template.includes {

@@ -268,7 +268,7 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
                 settings: settings.settings.clone(),
             });
         }
-        ComponentSpec::Context(_) => {}
+        ComponentSpec::Context(_) | ComponentSpec::Ignore => {}
     }
     view
 }

@@ -27,11 +27,13 @@ pub enum ComponentKind {
     Context,
     /// A fragment of one tool's own settings (`permissions`, `env`, `model`, `statusLine`, …).
     Settings,
+    /// Gitignore-style patterns of files agents must not read (`.cursorignore`, …).
+    Ignore,
 }
 
 impl ComponentKind {
     /// Every kind, in canonical order.
-    pub const ALL: [ComponentKind; 8] = [
+    pub const ALL: [ComponentKind; 9] = [
         ComponentKind::Rule,
         ComponentKind::Skill,
         ComponentKind::Command,
@@ -40,6 +42,7 @@ impl ComponentKind {
         ComponentKind::Mcp,
         ComponentKind::Context,
         ComponentKind::Settings,
+        ComponentKind::Ignore,
     ];
 
     /// The name used in references (`rule:git-workflow`).
@@ -53,6 +56,7 @@ impl ComponentKind {
             ComponentKind::Mcp => "mcp",
             ComponentKind::Context => "context",
             ComponentKind::Settings => "settings",
+            ComponentKind::Ignore => "ignore",
         }
     }
 
@@ -67,6 +71,7 @@ impl ComponentKind {
             ComponentKind::Mcp => "mcp",
             ComponentKind::Context => "context",
             ComponentKind::Settings => "settings",
+            ComponentKind::Ignore => "ignore",
         }
     }
 
@@ -86,6 +91,7 @@ impl ComponentKind {
             ComponentKind::Mcp => &[".mcp.json"],
             ComponentKind::Context => &[".context.md"],
             ComponentKind::Settings => &[".settings.json"],
+            ComponentKind::Ignore => &[".ignore"],
         }
     }
 

@@ -130,6 +130,9 @@ pub struct ProfileSpec {
     /// Tool settings fragments (`components/settings/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SelectorSpec>,
+    /// Ignore pattern files (`components/ignore/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore: Option<SelectorSpec>,
     /// Tools this profile builds for, with per-tool settings.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tools: BTreeMap<String, ProfileToolSpec>,

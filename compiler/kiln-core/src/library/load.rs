@@ -394,6 +394,15 @@ fn load_component(
             let meta = spec.meta.clone();
             (ComponentSpec::Mcp(spec), meta, Format::Json)
         }
+        ComponentKind::Ignore => {
+            // Plain gitignore text: no metadata, the whole file is the body.
+            body = Some((source.text.clone(), 0));
+            (
+                ComponentSpec::Ignore,
+                kiln_model::CommonMeta::default(),
+                Format::Frontmatter { offset: 0 },
+            )
+        }
         ComponentKind::Settings => {
             let spec: kiln_model::SettingsSpec =
                 json_document(source, DocumentKind::Settings, diagnostics)?;

@@ -68,6 +68,8 @@ pub enum ComponentSpec {
     Context(ContextFrontmatter),
     /// `*.settings.json`
     Settings(kiln_model::SettingsSpec),
+    /// `*.ignore`: gitignore-style patterns, one per line (the body).
+    Ignore,
 }
 
 /// One loaded component.
