@@ -746,6 +746,17 @@ mod tests {
     use crate::plan::{SharedUpdate, Step};
 
     #[test]
+    fn a_displaced_text_kiln_cannot_carry_over_is_swapped_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("settings.json");
+        // kiln's text is in place; the other program's (unparsable) text was displaced.
+        std::fs::write(&path, "{\"kiln\": true}\n").expect("write");
+        let error = put_back(&path, b"{ not json", 0o644, "it does not parse");
+        assert!(matches!(error, DeployError::Unparsable(_)), "{error:?}");
+        assert_eq!(std::fs::read(&path).expect("read"), b"{ not json");
+    }
+
+    #[test]
     fn a_concurrent_change_to_a_shared_file_is_merged_not_lost() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("settings.json");

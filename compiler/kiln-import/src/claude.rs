@@ -453,18 +453,7 @@ fn hook_item(handler: &Value, matcher: Option<&str>, event: &str, n: usize, show
         .filter(|k| !matches!(k.as_str(), "type" | "timeout") && *k != kind)
         .collect();
     if !extra.is_empty() {
-        return Item::not_imported(
-            "hook",
-            shown,
-            format!(
-                "has {} which kiln's hook kind cannot hold yet",
-                extra
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        );
+        return Item::unsupported_keys("hook", shown, &extra);
     }
     let Some(command) = fields.get(kind).and_then(Value::as_str) else {
         return Item::not_imported("hook", shown, format!("has no `{kind}` string"));

@@ -186,6 +186,19 @@ impl Item {
         }
     }
 
+    /// Not imported because the source holds keys the kind has no place for (named).
+    fn unsupported_keys(kind: &'static str, source: impl Into<String>, keys: &[&String]) -> Item {
+        let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+        Item::not_imported(
+            kind,
+            source,
+            format!(
+                "has {} which kiln's {kind} kind cannot hold yet",
+                keys.join(", ")
+            ),
+        )
+    }
+
     fn with_warnings(mut self, warnings: Vec<String>) -> Item {
         self.warnings.extend(warnings);
         self
@@ -381,10 +394,11 @@ fn profile(request: &ImportRequest<'_>, items: &[Item]) -> (Vec<u8>, bool) {
     let path = request
         .profiles
         .join(format!("{}.profile.json", request.profile));
-    let existing: Option<serde_json::Value> = std::fs::read(&path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let mut profile = existing.clone().unwrap_or_else(|| {
+    let on_disk = std::fs::read(&path).ok();
+    let existing: Option<serde_json::Value> = on_disk
+        .as_deref()
+        .and_then(|bytes| serde_json::from_slice(bytes).ok());
+    let mut profile = existing.unwrap_or_else(|| {
         serde_json::json!({
             "$schema": "../schemas/profile.schema.json",
             "name": request.profile,
@@ -430,7 +444,7 @@ fn profile(request: &ImportRequest<'_>, items: &[Item]) -> (Vec<u8>, bool) {
     }
     let mut bytes = serde_json::to_vec_pretty(&profile).unwrap_or_default();
     bytes.push(b'\n');
-    let unchanged = std::fs::read(&path).is_ok_and(|b| b == bytes);
+    let unchanged = on_disk.as_deref() == Some(bytes.as_slice());
     (bytes, !unchanged)
 }
 
@@ -500,4 +514,32 @@ pub fn apply(plan: &ImportPlan, request: &ImportRequest<'_>) -> Result<Applied, 
         applied.profile = true;
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_items_for_one_library_file_never_overwrite_each_other() {
+        let file = |text: &str| LibraryFile::text("rules/claude-md.rule.md".into(), text.into());
+        let mut items = vec![
+            Item::imported("rule", "claude-md", "CLAUDE.md", vec![file("a")]),
+            Item::imported(
+                "rule",
+                "claude-md",
+                ".claude/rules/claude-md.md",
+                vec![file("b")],
+            ),
+        ];
+        claim_unique_targets(&mut items);
+        assert_eq!(items[0].outcome, Outcome::Imported);
+        assert_eq!(items[1].outcome, Outcome::NotImported);
+        let reason = items[1].reason.as_deref().unwrap_or_default();
+        assert!(reason.contains("`CLAUDE.md`"), "{reason}");
+        assert!(
+            items[1].files.is_empty(),
+            "the second item would still write"
+        );
+    }
 }

@@ -174,18 +174,7 @@ fn server_item(name: &str, server: &Value, shown: &str) -> Item {
         .filter(|k| !KNOWN.contains(&k.as_str()))
         .collect();
     if !extra.is_empty() {
-        return Item::not_imported(
-            "mcp",
-            shown,
-            format!(
-                "has {} which kiln's MCP kind cannot hold yet",
-                extra
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        );
+        return Item::unsupported_keys("mcp", shown, &extra);
     }
     let declared = fields
         .get("type")
