@@ -2051,3 +2051,64 @@ fn an_empty_secret_is_a_warning() {
         "{shown}"
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn a_skills_own_symlink_deploys_as_the_same_symlink_in_copy_and_symlink_mode() {
+    let machine = Machine::new();
+    let skill = machine
+        .library
+        .path()
+        .join("components/skills/github-actions-ci");
+    std::os::unix::fs::symlink("scripts/pin-action.sh", skill.join("changes")).expect("link");
+    // A link that leaves the skill is read through: its content is copied.
+    std::os::unix::fs::symlink("../homebrew-formula/SKILL.md", skill.join("ci.md")).expect("link");
+    let live = machine.home(".claude/skills/github-actions-ci");
+    for mode in ["copy", "symlink"] {
+        let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{mode}: {}",
+            text(&output, &machine)
+        );
+        assert_eq!(
+            std::fs::read_link(live.join("changes")).expect("a symlink"),
+            Path::new("scripts/pin-action.sh"),
+            "{mode}"
+        );
+        assert_eq!(
+            std::fs::read(live.join("changes")).expect("read through"),
+            std::fs::read(skill.join("scripts/pin-action.sh")).expect("source"),
+        );
+        let copied = std::fs::symlink_metadata(live.join("ci.md")).expect("ci.md");
+        assert!(copied.file_type().is_file() || mode == "symlink", "{mode}");
+        // A second deploy has nothing to do; check sees no drift.
+        let again = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
+        assert!(
+            !text(&again, &machine).contains("changes"),
+            "{mode}: {}",
+            text(&again, &machine)
+        );
+        assert_eq!(machine.kiln(&["check"]).status.code(), Some(0), "{mode}");
+    }
+    // The link replaced by a file of the same bytes is drift, left alone.
+    std::fs::remove_file(live.join("changes")).expect("unlink");
+    std::fs::copy(skill.join("scripts/pin-action.sh"), live.join("changes")).expect("copy");
+    let check = machine.kiln(&["check", "--json"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check, &machine));
+    // --force puts the link back; undeploy removes it with the rest.
+    let forced = machine.kiln(&["deploy", "personal", "claude-code", "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced, &machine));
+    assert!(
+        std::fs::symlink_metadata(live.join("changes")).is_ok_and(|m| m.file_type().is_symlink())
+    );
+    let undeploy = machine.kiln(&["undeploy", "claude-code"]);
+    assert_eq!(
+        undeploy.status.code(),
+        Some(0),
+        "{}",
+        text(&undeploy, &machine)
+    );
+    assert!(std::fs::symlink_metadata(live.join("changes")).is_err());
+}

@@ -70,9 +70,13 @@ impl FileHashes {
 fn file_hash(library: &kiln_core::Library, file: &str) -> Result<String, std::io::Error> {
     match library.source(file) {
         Some(source) => Ok(content_hash(source.text.as_bytes())),
-        None => library
-            .read_asset(file)
-            .map(|(bytes, mode)| format!("{}:{mode:o}", content_hash(&bytes))),
+        None => library.read_asset(file).map(|(bytes, mode)| {
+            // A link's text is part of the output (deploy recreates the link).
+            match std::fs::read_link(library.root.join(file)) {
+                Ok(text) => format!("{}:{mode:o}:{}", content_hash(&bytes), text.display()),
+                Err(_) => format!("{}:{mode:o}", content_hash(&bytes)),
+            }
+        }),
     }
 }
 
@@ -372,6 +376,7 @@ fn manifest_entry(artifact: &Artifact) -> ManifestEntry {
         verbatim: artifact.verbatim,
         merge: artifact.merge,
         owned_keys: artifact.owned_keys.clone(),
+        link: artifact.link.clone(),
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Artifact {
     pub merge: Option<MergeFormat>,
     /// For merge outputs: the keys kiln owns, as JSON pointers.
     pub owned_keys: Vec<String>,
+    /// A skill asset that is a relative symlink to another file of the same skill: the link
+    /// text. Deploy recreates the link; `bytes` are what it leads to (dist holds a copy).
+    pub link: Option<String>,
 }
 
 impl Artifact {

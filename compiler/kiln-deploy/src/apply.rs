@@ -538,9 +538,10 @@ fn write_shared_by_compare(
 }
 
 /// Symlink mode: writes the store file if missing (content-addressed, so never changed
-/// afterwards), then points `path` at it by renaming a fresh symlink over it (atomic).
+/// afterwards), then points `path` at it by renaming a fresh symlink over it (atomic). A
+/// relative target is a skill's own link to a sibling file, which is deployed by itself.
 pub fn link(target: &Path, bytes: &[u8], mode: u32, path: &Path) -> Result<(), DeployError> {
-    if !target.is_file() {
+    if target.is_absolute() && !target.is_file() {
         atomic_write(target, bytes, mode).map_err(fs)?;
     }
     let dir = path.parent().unwrap_or(Path::new("."));

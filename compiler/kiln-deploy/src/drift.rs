@@ -204,10 +204,13 @@ pub(crate) fn compare(
     key: Option<&[u8; 32]>,
 ) -> Result<(), DriftReason> {
     if let Some(link) = &entry.link {
-        // Symlink mode: the live path must still be kiln's symlink to a store file.
+        // Symlink mode: the live path must still be kiln's symlink to a store file; a skill's
+        // own (relative) link must still name its sibling.
         return match live {
             // kiln's link, but its store file is gone: deploying again puts it back.
-            Live::Symlink(target) if target == Path::new(link) && !target.is_file() => {
+            Live::Symlink(target)
+                if target == Path::new(link) && target.is_absolute() && !target.is_file() =>
+            {
                 Err(DriftReason::Missing)
             }
             Live::Symlink(target) if target == Path::new(link) => Ok(()),

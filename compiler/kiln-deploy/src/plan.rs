@@ -323,8 +323,15 @@ pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployP
                 let live = Live::read(&target.path())?;
                 let mut planned = match (entry.merge, &request.mode) {
                     (Some(format), _) => plan_merge(&file, format, &bytes, &live)?,
+                    // A skill's own link (to a sibling file) stays a link in every mode.
+                    (None, _) if entry.link.is_some() => {
+                        let text = entry.link.as_deref().unwrap_or_default();
+                        plan_link(&file, bytes, PathBuf::from(text), &live)
+                    }
                     (None, DeployMode::Symlink { store }) if links_here => {
-                        plan_link(&file, bytes, store, &live)
+                        let hash = content_hash(&bytes);
+                        let target = store.join(hash.trim_start_matches("blake3:"));
+                        plan_link(&file, bytes, target, &live)
                     }
                     (None, _) => plan_owned(&file, bytes, &live),
                 };
@@ -479,11 +486,11 @@ impl Planned<'_> {
     }
 }
 
-/// Plans a file in symlink mode: the live path should be a symlink to the store file holding
-/// these bytes.
-fn plan_link(file: &Planned<'_>, bytes: Vec<u8>, store: &Path, live: &Live) -> Step {
+/// Plans a file whose live path should be a symlink to `target`: in symlink mode the store
+/// file holding these bytes (absolute), or the sibling file a skill's own link names
+/// (relative; deployed as a file of its own).
+fn plan_link(file: &Planned<'_>, bytes: Vec<u8>, target: PathBuf, live: &Live) -> Step {
     let hash = content_hash(&bytes);
-    let target = store.join(hash.trim_start_matches("blake3:"));
     let mut result = file.step(Action::Keep);
     result.mode = file.entry.mode.bits();
     let recorded = RecordEntry {
@@ -507,7 +514,7 @@ fn plan_link(file: &Planned<'_>, bytes: Vec<u8>, store: &Path, live: &Live) -> S
     };
     if let Live::Symlink(current) = live
         && *current == target
-        && target.is_file()
+        && (target.is_relative() || target.is_file())
     {
         result.entry = Some(recorded.clone());
         return result;

@@ -167,7 +167,16 @@ impl Survey {
             .records
             .iter()
             .map(|(_, record)| {
-                let links = record.files.values().filter(|e| e.link.is_some()).count();
+                // Links into the store (a skill's own relative links exist in copy mode too).
+                let links = record
+                    .files
+                    .values()
+                    .filter(|e| {
+                        e.link
+                            .as_deref()
+                            .is_some_and(|l| Path::new(l).is_absolute())
+                    })
+                    .count();
                 Deployment {
                     tool: record.tool.clone(),
                     profile: record.profile.clone(),

@@ -737,6 +737,7 @@ pub fn emit_unit(request: &EmitRequest<'_>, unit: &Unit) -> Result<Vec<Artifact>
         verbatim,
         merge: None,
         owned_keys: Vec::new(),
+        link: None,
     };
     let one = |diagnostic: Diagnostic| Diagnostics::from_iter([diagnostic]);
     match unit.strategy {
@@ -897,6 +898,7 @@ fn copy_tree(
         match request.library.read_asset(asset) {
             Ok((bytes, mode)) => artifacts.push(Artifact {
                 sources: vec![asset.clone()],
+                link: request.library.asset_link(asset, root),
                 ..artifact(format!("{folder}/{relative}"), bytes, mode, true)
             }),
             Err(error) => errors.push(

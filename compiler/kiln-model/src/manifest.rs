@@ -38,6 +38,10 @@ pub struct ManifestEntry {
     /// For merge outputs: the keys kiln owns in the shared file, as JSON pointers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owned_keys: Vec<String>,
+    /// A skill asset that is a relative symlink to another file of the same skill: the link
+    /// text, recreated at deploy (dist holds a copy of what it leads to, which `hash` is of).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// A component the tool could not express, and why.

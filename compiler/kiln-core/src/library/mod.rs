@@ -394,6 +394,30 @@ impl Library {
         Ok((bytes, file_mode(&std::fs::metadata(&full)?)))
     }
 
+    /// When a skill asset is a relative symlink to a file inside `folder` (its skill's folder,
+    /// library-relative), the link text (`/`-separated): outputs keep it a link. Links that
+    /// lead elsewhere in the library, absolute links and links to folders are read through
+    /// (their content is copied).
+    pub fn asset_link(&self, path: &str, folder: &str) -> Option<String> {
+        let full = self.root.join(path);
+        let metadata = std::fs::symlink_metadata(&full).ok()?;
+        if !metadata.file_type().is_symlink() {
+            return None;
+        }
+        let text = std::fs::read_link(&full).ok()?;
+        if !text.is_relative() {
+            return None;
+        }
+        let resolved = full.canonicalize().ok()?;
+        let inside = self.root.join(folder).canonicalize().ok()?;
+        (resolved.starts_with(&inside) && resolved.is_file()).then(|| {
+            text.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+    }
+
     /// The source file at a library-relative path.
     pub fn source(&self, path: &str) -> Option<&Arc<SourceFile>> {
         self.sources.get(path)
