@@ -17,6 +17,17 @@ struct Scene {
 
 impl Scene {
     fn new(args: &[&str]) -> Scene {
+        let scene = Scene::empty();
+        let path = scene.source.display().to_string();
+        let mut command = vec!["dev", "generate-home", path.as_str()];
+        command.extend(args);
+        let output = scene.kiln(&command);
+        assert_eq!(output.status.code(), Some(0), "{}", scene.text(&output));
+        scene
+    }
+
+    /// A library with nothing in it and no source home yet.
+    fn empty() -> Scene {
         let library = TempLibrary::new();
         library.file("kiln.toml", "version = 1\n");
         for dir in ["components", "profiles"] {
@@ -32,17 +43,6 @@ impl Scene {
             ),
         );
         let source = library.path().join("source-home");
-        let mut command = vec!["dev", "generate-home"];
-        let path = source.display().to_string();
-        command.push(&path);
-        command.extend(args);
-        let output = library.kiln().args(&command).output().expect("generate");
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            render(&output, library.path())
-        );
         Scene { library, source }
     }
 
@@ -335,5 +335,114 @@ fn an_imported_home_builds_and_deploys_back_to_what_it_was() {
     );
     println!(
         "round trip: {identical} skill, command and agent files byte-identical ({links} of them in-skill symlinks, kept as links), {rules} rules and CLAUDE.md, settings.json and 2 MCP servers equal as data"
+    );
+}
+
+/// A file as data: JSON/JSONC or TOML (kiln's generated-by comment line left out).
+fn data(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if path.extension().is_some_and(|e| e == "toml") {
+        let table: toml::Table = toml::from_str(&text).expect("toml");
+        serde_json::to_value(table).expect("json")
+    } else {
+        let stripped: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        serde_json::from_str(&stripped).expect("json")
+    }
+}
+
+#[test]
+fn tool_homes_import_and_deploy_back_equal_as_data() {
+    // (tool, the import case whose home is used, the value compared: file, JSON pointer, and
+    // where deploy puts it).
+    let checks: &[(&str, &str, &[(&str, &str, &str)])] = &[
+        (
+            "cursor",
+            "cursor-servers-with-env-references",
+            &[(".cursor/mcp.json", "/mcpServers", ".cursor/mcp.json")],
+        ),
+        (
+            "codex",
+            "codex-home-agents-md-skills-toml-servers-agents-and-hooks",
+            &[
+                (".codex/config.toml", "/mcp_servers", ".codex/config.toml"),
+                (
+                    ".codex/agents/review/security.toml",
+                    "",
+                    ".codex/agents/review-security.toml",
+                ),
+                (
+                    ".codex/hooks.json",
+                    "/hooks/PreToolUse",
+                    ".codex/hooks.json",
+                ),
+            ],
+        ),
+        (
+            "gemini",
+            "gemini-home-toml-commands-settings-hooks-and-servers",
+            &[
+                (
+                    ".gemini/commands/git/commit.toml",
+                    "",
+                    ".gemini/commands/git/commit.toml",
+                ),
+                (
+                    ".gemini/commands/plain.toml",
+                    "",
+                    ".gemini/commands/plain.toml",
+                ),
+                (
+                    ".gemini/settings.json",
+                    "/mcpServers/api",
+                    ".gemini/settings.json",
+                ),
+            ],
+        ),
+    ];
+    let mut compared = 0;
+    for (tool, case, files) in checks {
+        let scene = Scene::empty();
+        let home = crate::support::repo_root()
+            .join("tests/cases/import")
+            .join(case)
+            .join("home");
+        let import = scene.kiln(&["import", tool, home.to_str().expect("utf-8")]);
+        assert!(
+            import.status.code().is_some_and(|c| c <= 1),
+            "{tool}: {}",
+            scene.text(&import)
+        );
+        let deploy = scene.kiln(&["deploy", "imported", tool]);
+        assert_eq!(
+            deploy.status.code(),
+            Some(0),
+            "{tool}: {}",
+            scene.text(&deploy)
+        );
+        let deployed = scene.library.sandbox().home();
+        for (source, pointer, target) in *files {
+            let mut want = data(&home.join(source));
+            // Gemini CLI reads `httpUrl` and `url` + `type: http` alike; kiln writes the latter.
+            if let Some(Value::Object(server)) = want.pointer_mut("/mcpServers/api")
+                && let Some(url) = server.remove("httpUrl")
+            {
+                server.insert("url".into(), url);
+                server.insert("type".into(), "http".into());
+            }
+            let got = data(&deployed.join(target));
+            assert_eq!(
+                got.pointer(pointer),
+                want.pointer(pointer),
+                "{tool}: {source}{pointer} came back as {target} differently"
+            );
+            compared += 1;
+        }
+    }
+    println!(
+        "tool homes: {compared} files or sections equal as data after import, build and deploy"
     );
 }

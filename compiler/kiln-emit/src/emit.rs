@@ -978,7 +978,7 @@ fn merge(
             None => Ok(view.name.clone()),
         };
         let (entry, key, name) = match (entry, key, name) {
-            (Ok(entry), Ok(key), Ok(name)) => (strip_nulls(entry), key, name),
+            (Ok(entry), Ok(key), Ok(name)) => (with_native(strip_nulls(entry), view), key, name),
             (entry, key, name) => {
                 errors.extend([entry.err(), key.err(), name.err()].into_iter().flatten());
                 continue;
@@ -1086,6 +1086,17 @@ fn merge(
         owned_keys: owned.into_iter().collect(),
         ..artifact(path, text.into_bytes(), 0o644, false)
     }])
+}
+
+/// An MCP server's entry with the component's `native` keys for this tool added (they win
+/// over what the template wrote: they are the tool's own spelling).
+fn with_native(mut entry: serde_json::Value, view: &ComponentView) -> serde_json::Value {
+    if let (Some(server), serde_json::Value::Object(map)) = (&view.mcp, &mut entry) {
+        for (key, value) in &server.native {
+            map.insert(key.clone(), value.clone());
+        }
+    }
+    entry
 }
 
 /// Sets `document[key]`, merging objects.

@@ -144,6 +144,9 @@ pub struct McpView {
     /// For tools without interpolation: values that mix text and references, which the tool
     /// cannot express (`env.KEY`, `headers.KEY`, `args[0]`).
     pub inexpressible: Vec<String>,
+    /// The component's `native` keys for this tool, added to the entry as they are.
+    #[serde(skip)]
+    pub native: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Builds the view of `component` for `tool`; `body` is its rendered body.
@@ -260,7 +263,9 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
                 .clone()
                 .unwrap_or_else(|| component.id.last_segment().to_string());
             view.name.clone_from(&name);
-            view.mcp = Some(mcp_view(name, mcp, tool.env_reference.as_deref()));
+            let mut server = mcp_view(name, mcp, tool.env_reference.as_deref());
+            server.native = mcp.native.get(&tool.name).cloned().unwrap_or_default();
+            view.mcp = Some(server);
         }
         ComponentSpec::Settings(settings) => {
             view.settings = Some(SettingsView {
@@ -362,7 +367,14 @@ fn references(value: &str) -> Vec<(std::ops::Range<usize>, &str)> {
         let Some(end) = value[start + 2..].find('}').map(|i| start + 2 + i) else {
             break;
         };
-        out.push((start..end + 1, &value[start + 2..end]));
+        let name = &value[start + 2..end];
+        // Only `${NAME}` is kiln's reference; `${env:X}`, `${input:x}` and `${env:}` belong to
+        // the tool and are left as written.
+        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if is_name {
+            out.push((start..end + 1, name));
+        }
         at = end + 1;
     }
     out
@@ -423,6 +435,7 @@ fn mcp_view(name: String, mcp: &kiln_model::McpSpec, env_reference: Option<&str>
         headers_env: BTreeMap::new(),
         bearer_env: None,
         inexpressible: Vec::new(),
+        native: serde_json::Map::new(),
     };
     for (key, value) in &mcp.env {
         match whole_reference(value) {
@@ -469,6 +482,11 @@ mod tests {
 
     #[test]
     fn references_are_rewritten_per_tool() {
+        // A tool's own spelling is not kiln's reference: left as written.
+        assert_eq!(
+            rewrite_references("${env:HOME}/${input:key}/${A}", "${env:VAR}"),
+            "${env:HOME}/${input:key}/${env:A}"
+        );
         assert_eq!(
             rewrite_references("Bearer ${TOKEN}", "${env:VAR}"),
             "Bearer ${env:TOKEN}"

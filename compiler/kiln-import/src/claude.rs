@@ -66,6 +66,7 @@ pub(crate) fn items(source: &Path, scope: ImportScope) -> Vec<Item> {
     };
     if servers.exists() {
         items.extend(mcp::from_dialect(
+            "claude-code",
             &servers,
             label,
             mcp::McpDialect::McpServers,
@@ -325,19 +326,6 @@ fn inside_link(skill: &Path, link: &Path) -> Result<std::path::PathBuf, String> 
     }
 }
 
-/// Claude Code's hook events and kiln's canonical names for them.
-const EVENTS: &[(&str, &str)] = &[
-    ("SessionStart", "session-start"),
-    ("SessionEnd", "session-end"),
-    ("UserPromptSubmit", "user-prompt-submit"),
-    ("PreToolUse", "pre-tool-use"),
-    ("PostToolUse", "post-tool-use"),
-    ("Stop", "stop"),
-    ("SubagentStop", "subagent-stop"),
-    ("Notification", "notification"),
-    ("PreCompact", "pre-compact"),
-];
-
 /// Hooks from a settings file, one component per handler; the other keys of the file as one
 /// `settings` component (order inside each value kept: permission lists stay in order).
 fn settings(path: &Path, label: &str, scope: ImportScope) -> Vec<Item> {
@@ -359,7 +347,7 @@ fn settings(path: &Path, label: &str, scope: ImportScope) -> Vec<Item> {
         Err(reason) => return vec![Item::not_imported("settings", label, reason)],
     };
     if let Some(hooks) = root.get("hooks") {
-        items.extend(hooks_of(hooks, label));
+        items.extend(hooks_of("claude-code", hooks, label));
     }
     let rest: Map<String, Value> = root.into_iter().filter(|(key, _)| key != "hooks").collect();
     if !rest.is_empty() {
@@ -384,7 +372,9 @@ fn settings(path: &Path, label: &str, scope: ImportScope) -> Vec<Item> {
     items
 }
 
-fn hooks_of(hooks: &Value, label: &str) -> Vec<Item> {
+/// The hooks of a `hooks` object in Claude Code's shape (`{Event: [{matcher, hooks: [..]}]}`),
+/// which Codex's `hooks.json` and Gemini CLI's settings share, with `tool`'s event names.
+pub(crate) fn hooks_of(tool: &str, hooks: &Value, label: &str) -> Vec<Item> {
     let Some(events) = hooks.as_object() else {
         return vec![Item::not_imported(
             "hook",
@@ -395,15 +385,11 @@ fn hooks_of(hooks: &Value, label: &str) -> Vec<Item> {
     let mut items = Vec::new();
     for (event, groups) in events {
         let shown_event = format!("{label}: hooks.{event}");
-        let Some(canonical) = EVENTS
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(event))
-            .map(|(_, canonical)| *canonical)
-        else {
+        let Some(canonical) = crate::facts::canonical_event(tool, event) else {
             items.push(Item::not_imported(
                 "hook",
                 shown_event,
-                format!("kiln has no canonical event for Claude Code's `{event}` yet"),
+                format!("kiln has no canonical event for {tool}'s `{event}` yet"),
             ));
             continue;
         };
@@ -426,54 +412,102 @@ fn hooks_of(hooks: &Value, label: &str) -> Vec<Item> {
             for (h, handler) in handlers.iter().enumerate() {
                 n += 1;
                 let shown = format!("{shown_event}[{g}].hooks[{h}]");
-                items.push(hook_item(handler, matcher, canonical, n, shown));
+                let hook = Hook {
+                    tool,
+                    matcher,
+                    event: &canonical,
+                    n,
+                };
+                items.push(hook.item(handler, shown));
             }
         }
     }
     items
 }
 
-fn hook_item(handler: &Value, matcher: Option<&str>, event: &str, n: usize, shown: String) -> Item {
-    let Some(fields) = handler.as_object() else {
-        return Item::not_imported("hook", shown, "is not an object");
-    };
-    let kind = fields
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("command");
-    if kind != "command" && kind != "prompt" {
-        return Item::not_imported(
+/// One hook handler being read.
+struct Hook<'a> {
+    tool: &'a str,
+    matcher: Option<&'a str>,
+    /// kiln's event name.
+    event: &'a str,
+    /// Its place among the event's handlers, from 1 (for its id).
+    n: usize,
+}
+
+impl Hook<'_> {
+    fn item(&self, handler: &Value, shown: String) -> Item {
+        let Some(fields) = handler.as_object() else {
+            return Item::not_imported("hook", shown, "is not an object");
+        };
+        let kind = fields
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("command");
+        if kind != "command" && kind != "prompt" {
+            return Item::not_imported(
+                "hook",
+                shown,
+                format!("a `{kind}` hook; kiln's hook kind holds commands and prompts so far"),
+            );
+        }
+        // Gemini CLI names and describes each hook (kiln writes the id and description there)
+        // and counts its timeout in milliseconds.
+        let gemini = self.tool == "gemini";
+        let extra: Vec<&String> = fields
+            .keys()
+            .filter(|k| {
+                !matches!(k.as_str(), "type" | "timeout")
+                    && *k != kind
+                    && !(gemini && matches!(k.as_str(), "name" | "description"))
+            })
+            .collect();
+        if !extra.is_empty() {
+            return Item::unsupported_keys("hook", shown, &extra);
+        }
+        let Some(command) = fields.get(kind).and_then(Value::as_str) else {
+            return Item::not_imported("hook", shown, format!("has no `{kind}` string"));
+        };
+        let mut spec = Map::new();
+        if let Some(description) = fields.get("description").filter(|_| gemini) {
+            spec.insert("description".into(), description.clone());
+        }
+        spec.insert("event".into(), Value::from(self.event));
+        if let Some(matcher) = self.matcher.filter(|m| !m.is_empty() && *m != "*") {
+            spec.insert("matcher".into(), Value::from(matcher));
+        }
+        spec.insert(kind.into(), Value::from(command));
+        let mut warnings = Vec::new();
+        match fields.get("timeout") {
+            Some(Value::Number(ms)) if gemini => {
+                let ms = ms.as_u64().unwrap_or(0);
+                let seconds = ms.div_ceil(1000);
+                if ms % 1000 != 0 {
+                    warnings.push(format!(
+                        "timeout {ms} ms rounded up to {seconds} s (kiln counts hook timeouts in seconds)"
+                    ));
+                }
+                spec.insert("timeout".into(), Value::from(seconds));
+            }
+            Some(timeout) => {
+                spec.insert("timeout".into(), timeout.clone());
+            }
+            None => {}
+        }
+        let named = fields
+            .get("name")
+            .filter(|_| gemini)
+            .and_then(Value::as_str)
+            .filter(|name| crate::valid_id_segment(name));
+        let id = named.map_or_else(|| format!("{}-{}", self.event, self.n), ToString::to_string);
+        let mut text = serde_json::to_string_pretty(&Value::Object(spec)).unwrap_or_default();
+        text.push('\n');
+        Item::imported(
             "hook",
+            id.clone(),
             shown,
-            format!("a `{kind}` hook; kiln's hook kind holds commands and prompts so far"),
-        );
+            vec![LibraryFile::text(format!("hooks/{id}.hook.json"), text)],
+        )
+        .with_warnings(warnings)
     }
-    let extra: Vec<&String> = fields
-        .keys()
-        .filter(|k| !matches!(k.as_str(), "type" | "timeout") && *k != kind)
-        .collect();
-    if !extra.is_empty() {
-        return Item::unsupported_keys("hook", shown, &extra);
-    }
-    let Some(command) = fields.get(kind).and_then(Value::as_str) else {
-        return Item::not_imported("hook", shown, format!("has no `{kind}` string"));
-    };
-    let mut spec = Map::new();
-    spec.insert("event".into(), Value::from(event));
-    if let Some(matcher) = matcher.filter(|m| !m.is_empty() && *m != "*") {
-        spec.insert("matcher".into(), Value::from(matcher));
-    }
-    spec.insert(kind.into(), Value::from(command));
-    if let Some(timeout) = fields.get("timeout") {
-        spec.insert("timeout".into(), timeout.clone());
-    }
-    let id = format!("{event}-{n}");
-    let mut text = serde_json::to_string_pretty(&Value::Object(spec)).unwrap_or_default();
-    text.push('\n');
-    Item::imported(
-        "hook",
-        id.clone(),
-        shown,
-        vec![LibraryFile::text(format!("hooks/{id}.hook.json"), text)],
-    )
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::claude::{markdown_tree, skills};
 use crate::mcp::{self, McpDialect};
 use crate::rules::{self, RuleDialect};
+use crate::toml_files::{self, CODEX_AGENTS, GEMINI_COMMANDS, TomlDialect};
 use crate::{ImportScope, Item};
 
 /// One tool's layout in one scope; paths are relative to the home or project folder.
@@ -25,6 +26,11 @@ struct Layout {
     mcp: &'static [(&'static str, McpDialect)],
     /// Gitignore-style files of paths agents must not read: (path, ignore id).
     ignore: &'static [(&'static str, &'static str)],
+    /// JSON files with a Claude Code-shaped `hooks` object (Codex `hooks.json`, Gemini
+    /// `settings.json`).
+    hooks: &'static [&'static str],
+    /// Folders of TOML commands or agents, and how they read.
+    toml: &'static [(&'static str, &'static TomlDialect)],
 }
 
 const NONE: Layout = Layout {
@@ -35,6 +41,8 @@ const NONE: Layout = Layout {
     agents: &[],
     mcp: &[],
     ignore: &[],
+    hooks: &[],
+    toml: &[],
 };
 
 fn layout(tool: &str, scope: ImportScope) -> Option<Layout> {
@@ -59,12 +67,16 @@ fn layout(tool: &str, scope: ImportScope) -> Option<Layout> {
             skills: &[".agents/skills", ".codex/skills"],
             commands: &[".codex/prompts"],
             mcp: &[(".codex/config.toml", McpDialect::CodexToml)],
+            hooks: &[".codex/hooks.json"],
+            toml: &[(".codex/agents", &CODEX_AGENTS)],
             ..NONE
         },
         ("codex", Project) => Layout {
             instructions: &[("AGENTS.md", "agents-md")],
             skills: &[".agents/skills", ".codex/skills"],
             mcp: &[(".codex/config.toml", McpDialect::CodexToml)],
+            hooks: &[".codex/hooks.json"],
+            toml: &[(".codex/agents", &CODEX_AGENTS)],
             ..NONE
         },
         ("agents", Global) => Layout {
@@ -82,6 +94,8 @@ fn layout(tool: &str, scope: ImportScope) -> Option<Layout> {
             skills: &[".gemini/skills", ".agents/skills"],
             agents: &[".gemini/agents"],
             mcp: &[(".gemini/settings.json", McpDialect::McpServers)],
+            hooks: &[".gemini/settings.json"],
+            toml: &[(".gemini/commands", &GEMINI_COMMANDS)],
             ..NONE
         },
         ("gemini", Project) => Layout {
@@ -90,11 +104,18 @@ fn layout(tool: &str, scope: ImportScope) -> Option<Layout> {
             skills: &[".gemini/skills", ".agents/skills"],
             agents: &[".gemini/agents"],
             mcp: &[(".gemini/settings.json", McpDialect::McpServers)],
+            hooks: &[".gemini/settings.json"],
+            toml: &[(".gemini/commands", &GEMINI_COMMANDS)],
             ..NONE
         },
         ("opencode", Global) => Layout {
             instructions: &[(".config/opencode/AGENTS.md", "agents-md")],
-            skills: &[".config/opencode/skills"],
+            // opencode also loads Claude Code's and the shared skill folders.
+            skills: &[
+                ".config/opencode/skills",
+                ".claude/skills",
+                ".agents/skills",
+            ],
             commands: &[".config/opencode/commands", ".config/opencode/command"],
             agents: &[".config/opencode/agents", ".config/opencode/agent"],
             mcp: &[
@@ -105,7 +126,7 @@ fn layout(tool: &str, scope: ImportScope) -> Option<Layout> {
         },
         ("opencode", Project) => Layout {
             instructions: &[("AGENTS.md", "agents-md")],
-            skills: &[".opencode/skills"],
+            skills: &[".opencode/skills", ".claude/skills", ".agents/skills"],
             commands: &[".opencode/commands", ".opencode/command"],
             agents: &[".opencode/agents", ".opencode/agent"],
             mcp: &[
@@ -129,7 +150,7 @@ fn layout(tool: &str, scope: ImportScope) -> Option<Layout> {
             commands: &[".github/prompts"],
             agents: &[".github/agents"],
             mcp: &[(".vscode/mcp.json", McpDialect::Servers)],
-            ignore: &[],
+            ..NONE
         },
         ("windsurf", Global) => Layout {
             instructions: &[(".codeium/windsurf/memories/global_rules.md", "global-rules")],
@@ -231,8 +252,25 @@ pub(crate) fn items(tool: &str, source: &Path, scope: ImportScope) -> Option<Vec
     for (path, dialect) in layout.mcp {
         let file = source.join(path);
         if file.exists() {
-            items.extend(mcp::from_dialect(&file, path, *dialect));
+            items.extend(mcp::from_dialect(tool, &file, path, *dialect));
         }
+    }
+    for path in layout.hooks {
+        let file = source.join(path);
+        if !file.exists() {
+            continue;
+        }
+        match crate::source::read_text(&file).and_then(|t| mcp::parse_jsonc(&t)) {
+            Ok(root) => {
+                if let Some(hooks) = root.get("hooks") {
+                    items.extend(crate::claude::hooks_of(tool, hooks, path));
+                }
+            }
+            Err(reason) => items.push(Item::not_imported("hook", *path, reason)),
+        }
+    }
+    for (dir, dialect) in layout.toml {
+        items.extend(toml_files::tree(&source.join(dir), dir, dialect));
     }
     for (path, id) in layout.ignore {
         let file = source.join(path);

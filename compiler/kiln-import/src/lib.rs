@@ -16,12 +16,14 @@
 //! [`plan`] reads the source and plans every item ([`ImportPlan`]); [`apply`] writes it.
 
 mod claude;
+mod facts;
 mod frontmatter;
 mod layouts;
 mod mcp;
 mod rules;
 mod source;
 pub mod synth;
+mod toml_files;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -86,6 +88,16 @@ pub enum ImportError {
     #[error(transparent)]
     #[diagnostic(code(kiln::import::io))]
     Source(#[from] SourceError),
+}
+
+/// Whether a name a tool gave something (a Gemini hook's `name`) can be a component's file
+/// name as it is: letters, digits, `-`, `_` and `.`, not starting with `.`.
+pub(crate) fn valid_id_segment(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The tools with an importer.

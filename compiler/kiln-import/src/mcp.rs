@@ -24,12 +24,13 @@ pub(crate) enum McpDialect {
     Opencode,
 }
 
-/// Every server in a tool's file.
-pub(crate) fn from_dialect(path: &Path, label: &str, dialect: McpDialect) -> Vec<Item> {
+/// Every server in `tool`'s file.
+pub(crate) fn from_dialect(tool: &str, path: &Path, label: &str, dialect: McpDialect) -> Vec<Item> {
+    let read = Reader { tool };
     match dialect {
-        McpDialect::McpServers => from_file(path, label, "mcpServers"),
-        McpDialect::Servers => from_file(path, label, "servers"),
-        McpDialect::ContextServers => from_file(path, label, "context_servers"),
+        McpDialect::McpServers => read.file(path, label, "mcpServers"),
+        McpDialect::Servers => read.file(path, label, "servers"),
+        McpDialect::ContextServers => read.file(path, label, "context_servers"),
         McpDialect::CodexToml => {
             let root = read_text(path).and_then(|text| {
                 toml::from_str::<toml::Table>(&text)
@@ -37,26 +38,58 @@ pub(crate) fn from_dialect(path: &Path, label: &str, dialect: McpDialect) -> Vec
                     .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()))
             });
             match root {
-                Ok(root) => servers_under(&root, label, "mcp_servers", codex_entry),
+                Ok(root) => read.servers_under(&root, label, "mcp_servers", codex_entry),
                 Err(reason) => vec![Item::not_imported("mcp", label, reason)],
             }
         }
         McpDialect::Opencode => match read_text(path).and_then(|t| parse_jsonc(&t)) {
-            Ok(root) => servers_under(&root, label, "mcp", opencode_entry),
+            Ok(root) => read.servers_under(&root, label, "mcp", opencode_entry),
             Err(reason) => vec![Item::not_imported("mcp", label, reason)],
         },
     }
 }
 
-/// Codex spells headers `http_headers`.
+/// Codex names its environment instead of interpolating it: `http_headers` are headers,
+/// `bearer_token_env_var = "X"` is `Authorization: Bearer ${X}`, `env_http_headers` map a
+/// header to a variable, `env_vars` forward variables — all kiln's `${VAR}` references.
 fn codex_entry(fields: &Map<String, Value>) -> Map<String, Value> {
-    fields
-        .iter()
-        .map(|(k, v)| match k.as_str() {
-            "http_headers" => ("headers".to_string(), v.clone()),
-            _ => (k.clone(), v.clone()),
-        })
-        .collect()
+    let mut out = Map::new();
+    let mut headers = Map::new();
+    let mut env = Map::new();
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            ("http_headers", Value::Object(map)) => headers.extend(map.clone()),
+            ("bearer_token_env_var", Value::String(variable)) => {
+                headers.insert(
+                    "Authorization".into(),
+                    format!("Bearer ${{{variable}}}").into(),
+                );
+            }
+            ("env_http_headers", Value::Object(map)) => {
+                for (header, variable) in map {
+                    if let Some(variable) = variable.as_str() {
+                        headers.insert(header.clone(), format!("${{{variable}}}").into());
+                    }
+                }
+            }
+            ("env_vars", Value::Array(names)) => {
+                for name in names.iter().filter_map(Value::as_str) {
+                    env.insert(name.into(), format!("${{{name}}}").into());
+                }
+            }
+            ("env", Value::Object(map)) => env.extend(map.clone()),
+            _ => {
+                out.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    if !headers.is_empty() {
+        out.insert("headers".into(), Value::Object(headers));
+    }
+    if !env.is_empty() {
+        out.insert("env".into(), Value::Object(env));
+    }
+    out
 }
 
 /// opencode: `command` is a list (program first), `environment` is `env`, `type` is
@@ -90,45 +123,53 @@ fn same(fields: &Map<String, Value>) -> Map<String, Value> {
     fields.clone()
 }
 
-/// Every server under `key` of the file at `path`.
-pub(crate) fn from_file(path: &Path, label: &str, key: &str) -> Vec<Item> {
-    let text = match read_text(path) {
-        Ok(text) => text,
-        Err(reason) => return vec![Item::not_imported("mcp", label, reason)],
-    };
-    let root = match parse_jsonc(&text) {
-        Ok(root) => root,
-        Err(reason) => return vec![Item::not_imported("mcp", label, reason)],
-    };
-    servers_under(&root, label, key, same)
+/// Reads one tool's servers.
+struct Reader<'a> {
+    tool: &'a str,
 }
 
-fn servers_under(
-    root: &Value,
-    label: &str,
-    key: &str,
-    normalise: fn(&Map<String, Value>) -> Map<String, Value>,
-) -> Vec<Item> {
-    let Some(servers) = root.get(key) else {
-        return Vec::new();
-    };
-    let Some(servers) = servers.as_object() else {
-        return vec![Item::not_imported(
-            "mcp",
-            format!("{label}: {key}"),
-            "is not an object",
-        )];
-    };
-    servers
-        .iter()
-        .map(|(name, server)| {
-            let shown = format!("{label}: {key}.{name}");
-            match server.as_object() {
-                Some(fields) => server_item(name, &Value::Object(normalise(fields)), &shown),
-                None => Item::not_imported("mcp", shown, "is not an object"),
-            }
-        })
-        .collect()
+impl Reader<'_> {
+    /// Every server under `key` of the JSON/JSONC file at `path`.
+    fn file(&self, path: &Path, label: &str, key: &str) -> Vec<Item> {
+        let text = match read_text(path) {
+            Ok(text) => text,
+            Err(reason) => return vec![Item::not_imported("mcp", label, reason)],
+        };
+        let root = match parse_jsonc(&text) {
+            Ok(root) => root,
+            Err(reason) => return vec![Item::not_imported("mcp", label, reason)],
+        };
+        self.servers_under(&root, label, key, same)
+    }
+
+    fn servers_under(
+        &self,
+        root: &Value,
+        label: &str,
+        key: &str,
+        normalise: fn(&Map<String, Value>) -> Map<String, Value>,
+    ) -> Vec<Item> {
+        let Some(servers) = root.get(key) else {
+            return Vec::new();
+        };
+        let Some(servers) = servers.as_object() else {
+            return vec![Item::not_imported(
+                "mcp",
+                format!("{label}: {key}"),
+                "is not an object",
+            )];
+        };
+        servers
+            .iter()
+            .map(|(name, server)| {
+                let shown = format!("{label}: {key}.{name}");
+                match server.as_object() {
+                    Some(fields) => self.server_item(name, normalise(fields), &shown),
+                    None => Item::not_imported("mcp", shown, "is not an object"),
+                }
+            })
+            .collect()
+    }
 }
 
 /// JSON or JSONC (comments, trailing commas), as tools' settings files are.
@@ -145,7 +186,8 @@ pub(crate) fn parse_jsonc(text: &str) -> Result<Value, String> {
     }
 }
 
-/// The keys kiln's MCP kind holds.
+/// The keys kiln's MCP kind holds; any other key is kept for the imported tool only
+/// (`native.<tool>`).
 const KNOWN: &[&str] = &[
     "type",
     "transport",
@@ -155,27 +197,85 @@ const KNOWN: &[&str] = &[
     "cwd",
     "url",
     "headers",
+    "description",
 ];
 
-fn server_item(name: &str, server: &Value, shown: &str) -> Item {
-    let Some(fields) = server.as_object() else {
-        return Item::not_imported("mcp", shown, "is not an object");
+impl Reader<'_> {
+    fn server_item(&self, name: &str, mut fields: Map<String, Value>, shown: &str) -> Item {
+        // Windsurf's `serverUrl` and Gemini's `httpUrl` are the server's (streamable HTTP) URL;
+        // a bare `url` is SSE to Gemini CLI.
+        if self.tool == "gemini" && !fields.contains_key("type") && fields.contains_key("url") {
+            fields.insert("type".into(), Value::from("sse"));
+        }
+        for alias in ["serverUrl", "httpUrl"] {
+            if let Some(url) = fields.remove(alias) {
+                fields.entry("url").or_insert(url);
+            }
+        }
+        canonical_references(&mut fields, self.tool);
+        let native: Map<String, Value> = fields
+            .iter()
+            .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        server_spec(name, &fields, shown, self.tool, native)
+    }
+}
+
+/// The tool's own environment references (`${env:VAR}`, `{env:VAR}`) as kiln's `${VAR}`.
+fn canonical_references(fields: &mut Map<String, Value>, tool: &str) {
+    let Some(format) = crate::facts::env_reference(tool) else {
+        return;
     };
-    // Windsurf's `serverUrl` and Gemini's `httpUrl` are the server's URL.
-    let mut fields = fields.clone();
-    for alias in ["serverUrl", "httpUrl"] {
-        if let Some(url) = fields.remove(alias) {
-            fields.entry("url").or_insert(url);
+    let Some((prefix, suffix)) = format.split_once("VAR") else {
+        return;
+    };
+    fn walk(value: &mut Value, prefix: &str, suffix: &str) {
+        match value {
+            Value::String(text) => *text = rewrite_reference(text, prefix, suffix),
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, prefix, suffix)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, prefix, suffix)),
+            _ => {}
         }
     }
-    let fields = &fields;
-    let extra: Vec<&String> = fields
-        .keys()
-        .filter(|k| !KNOWN.contains(&k.as_str()))
-        .collect();
-    if !extra.is_empty() {
-        return Item::unsupported_keys("mcp", shown, &extra);
+    for key in ["command", "args", "env", "cwd", "url", "headers"] {
+        if let Some(value) = fields.get_mut(key) {
+            walk(value, prefix, suffix);
+        }
     }
+}
+
+/// `prefix NAME suffix` (NAME of letters, digits and `_`) rewritten as `${NAME}`.
+fn rewrite_reference(text: &str, prefix: &str, suffix: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        let after = &rest[at + prefix.len()..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if name_len > 0 && after[name_len..].starts_with(suffix) {
+            out.push_str(&rest[..at]);
+            out.push_str("${");
+            out.push_str(&after[..name_len]);
+            out.push('}');
+            rest = &after[name_len + suffix.len()..];
+        } else {
+            out.push_str(&rest[..at + prefix.len()]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn server_spec(
+    name: &str,
+    fields: &Map<String, Value>,
+    shown: &str,
+    tool: &str,
+    native: Map<String, Value>,
+) -> Item {
     let declared = fields
         .get("type")
         .or_else(|| fields.get("transport"))
@@ -209,6 +309,9 @@ fn server_item(name: &str, server: &Value, shown: &str) -> Item {
             "its name is not letters, digits, `_`, `.` and `-`; rename it in the tool first",
         );
     }
+    if let Some(description) = fields.get("description") {
+        spec.insert("description".into(), description.clone());
+    }
     spec.insert("transport".into(), Value::from(transport));
     for key in ["command", "args", "env", "cwd", "url", "headers"] {
         if let Some(value) = fields.get(key) {
@@ -216,6 +319,16 @@ fn server_item(name: &str, server: &Value, shown: &str) -> Item {
         }
     }
     let mut warnings = Vec::new();
+    if !native.is_empty() {
+        let keys: Vec<String> = native.keys().map(|k| format!("`{k}`")).collect();
+        warnings.push(format!(
+            "{} kept as {tool}'s own (`native.{tool}` in the component): emitted for {tool} only",
+            keys.join(", ")
+        ));
+        let mut by_tool = Map::new();
+        by_tool.insert(tool.to_string(), Value::Object(native));
+        spec.insert("native".into(), Value::Object(by_tool));
+    }
     for (what, map) in [
         ("env", fields.get("env")),
         ("headers", fields.get("headers")),
@@ -283,10 +396,20 @@ mod tests {
     }
 
     #[test]
+    fn tool_references_become_kiln_references() {
+        assert_eq!(
+            rewrite_reference("a ${env:X}/${env:}/${env:Y_2}", "${env:", "}"),
+            "a ${X}/${env:}/${Y_2}"
+        );
+        assert_eq!(rewrite_reference("{env:HOME}/x", "{env:", "}"), "${HOME}/x");
+    }
+
+    #[test]
     fn a_jsonc_file_with_comments_and_trailing_commas_is_read() {
         let value =
             parse_jsonc("// servers\n{ \"a\": { \"url\": \"https://x\", }, }").expect("jsonc");
-        let item = server_item("a", &value["a"], "x");
+        let fields = value["a"].as_object().cloned().expect("object");
+        let item = Reader { tool: "cursor" }.server_item("a", fields, "x");
         assert_eq!(item.outcome, crate::Outcome::Imported);
         assert!(
             String::from_utf8_lossy(match &item.files[0].content {

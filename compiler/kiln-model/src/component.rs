@@ -418,6 +418,11 @@ pub struct McpSpec {
     /// HTTP headers for `http` and `sse`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Keys as one tool spells them, added to this server's entry for that tool only
+    /// (`{"gemini": {"timeout": 10000, "trust": true}}`, `{"codex": {"startup_timeout_sec": 20}}`).
+    /// kiln passes them through unchecked; the tool (and its schema in CI) judges them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub native: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A fragment of one tool's own settings, `components/settings/<id>.settings.json`: merged into
