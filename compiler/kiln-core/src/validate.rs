@@ -553,7 +553,9 @@ fn check_joined_names(library: &Library, diagnostics: &mut Diagnostics) {
         for component in &components[1..] {
             if let Some(source) = library.source(&component.source) {
                 diagnostics.push(
-                    Diagnostic::error(
+                    // A warning here: tools that keep folders (Claude Code) build both; the
+                    // build of a tool with flat folders fails on the clash (path_collision).
+                    Diagnostic::warning(
                         "kiln::component::joined_name_collision",
                         format!(
                             "{} become the same {kind} `{name}` in tools with flat folders",
@@ -562,7 +564,7 @@ fn check_joined_names(library: &Library, diagnostics: &mut Diagnostics) {
                     )
                     .at(source, source.document_start(component.format))
                     .label("collides after joining folders with `-`")
-                    .help("rename one of them"),
+                    .help("rename one of them: tools that join folders with `-` cannot build both (tools that keep folders can)"),
                 );
             }
         }
