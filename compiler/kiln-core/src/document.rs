@@ -40,7 +40,7 @@ pub fn parse(source: &SourceFile, format: Format) -> Result<Value, Diagnostic> {
             let end = crate::markdown::split_frontmatter(&source.text)
                 .map_or(source.text.len(), |fm| fm.yaml_offset + fm.yaml.len());
             let yaml = &source.text[offset..end];
-            match serde_saphyr::from_str::<Value>(yaml) {
+            match yaml_value(yaml) {
                 Ok(Value::Null) => Ok(Value::Object(serde_json::Map::new())),
                 Ok(value) => Ok(value),
                 Err(error) => {
@@ -425,4 +425,10 @@ mod tests {
         );
         assert_eq!(pretty_pointer(""), "(document)");
     }
+}
+
+/// YAML as the tools read frontmatter (JavaScript and Python YAML 1.2 parsers): only
+/// `true`/`false` are booleans, so `description: y` or `name: no` stay text.
+pub fn yaml_value(text: &str) -> Result<Value, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, serde_saphyr::options! { strict_booleans: true })
 }

@@ -74,7 +74,7 @@ fn parse(yaml: &str) -> Result<Map<String, Value>, String> {
     if yaml.trim().is_empty() {
         return Ok(Map::new());
     }
-    match serde_saphyr::from_str::<Value>(yaml) {
+    match kiln_core::document::yaml_value(yaml) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
         Ok(_) => Err("it is not a mapping of keys to values".to_string()),
