@@ -214,13 +214,8 @@ impl Project {
     /// The tools this machine uses: the configuration's `tools`, else the configured profile's;
     /// `None` when neither can be told (no profile configured, or it does not resolve).
     pub fn tools_in_use(&self) -> Option<std::collections::BTreeSet<String>> {
-        if let Some(tools) = self.config.get("tools").and_then(|s| s.value.as_array()) {
-            return Some(
-                tools
-                    .iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect(),
-            );
+        if let Some(tools) = self.config.machine_tools() {
+            return Some(tools.into_iter().map(|(name, _)| name).collect());
         }
         let choice = self.choose_profile().ok()?;
         let resolved = self.resolve(&choice.name).ok()?;

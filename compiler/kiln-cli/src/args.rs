@@ -119,6 +119,12 @@ pub enum Command {
     /// added to a profile (default `imported`). Exit 0 when everything was imported (perhaps
     /// with warnings), 1 when something could not be, listed.
     Import(ImportArgs),
+    /// The one command per machine: build and deploy every tool the machine configuration
+    /// names (`tools`, `[tools.<name>]` with scope, mode and projects) for its profile, and
+    /// classify live edits against the library. Harmless work is done; an edit made live
+    /// (`live-newer`), edits on both sides and ties are listed with what sync would do, and
+    /// wait for a decision. Exit 0 done, 2 decisions pending, 1 error (`--dry-run` never 2).
+    Sync(SyncArgs),
     /// Check deployed files for drift against what kiln recorded and what dist now holds.
     /// Exit 0 synced, 1 drift.
     Check(CheckArgs),
@@ -259,6 +265,56 @@ pub enum ImportScopeArg {
     Global,
     /// A project folder.
     Project,
+}
+
+/// `kiln sync`.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// The profile (default: the machine's, from `profile`, KILN_PROFILE or `[hosts]`).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Print what sync would do and write nothing (never exits 2).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show each pending edit as a unified diff (dist → live).
+    #[arg(long)]
+    pub diff: bool,
+    /// Promote live edits of files kiln copied verbatim (skills, command, agent and rule
+    /// files) into their library files, then redeploy.
+    #[arg(long, conflicts_with = "no_promote")]
+    pub apply_promote: bool,
+    /// Never promote: a pending live edit is an error (CI, consumer-only machines).
+    #[arg(long)]
+    pub no_promote: bool,
+    /// Decide edits on both sides, and ties, for the whole file: `live` promotes the live
+    /// edit (with --apply-promote), `source` discards it.
+    #[arg(long, value_enum)]
+    pub prefer: Option<Prefer>,
+    /// With --apply-promote: report skill folders made by hand beside kiln's as adoptable
+    /// (turning them into components is not built yet).
+    #[arg(long, requires = "apply_promote")]
+    pub adopt_new: bool,
+    /// Discard every live edit (overwrite it with what the library says).
+    #[arg(long, conflicts_with_all = ["no_promote", "apply_promote"])]
+    pub force: bool,
+    /// Undeploy tools removed from the machine configuration (otherwise reported as retired).
+    #[arg(long)]
+    pub allow_delete: bool,
+    /// Promote even into library files with uncommitted changes.
+    #[arg(long)]
+    pub allow_dirty_source: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// Whose side wins an edit made on both sides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Prefer {
+    /// The live file.
+    Live,
+    /// The library.
+    Source,
 }
 
 /// Arguments of `kiln check`.

@@ -161,6 +161,53 @@ impl EffectiveConfig {
         self.settings.get(key)
     }
 
+    /// The tools this machine deploys (`tools`), with how: the list form gives each tool the
+    /// defaults; `[tools.<name>]` tables merge key by key across layers. The later layer's
+    /// form wins when layers disagree. `None` when no layer sets `tools`.
+    pub fn machine_tools(&self) -> Option<Vec<(String, kiln_model::MachineToolSpec)>> {
+        let layer_rank = |kind: LayerKind| self.layers.iter().rposition(|l| l.kind == kind);
+        let list = self.get("tools").filter(|s| s.value.is_array());
+        let table: Vec<&Setting> = self
+            .settings
+            .values()
+            .filter(|s| s.key.starts_with("tools."))
+            .collect();
+        let table_rank = table.iter().filter_map(|s| layer_rank(s.layer)).max();
+        if let Some(list) = list
+            && (table.is_empty() || layer_rank(list.layer) >= table_rank)
+        {
+            let names = list.value.as_array()?;
+            return Some(
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str())
+                    .map(|n| (n.to_string(), kiln_model::MachineToolSpec::default()))
+                    .collect(),
+            );
+        }
+        if table.is_empty() {
+            return None;
+        }
+        let mut tools: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        for setting in table {
+            let rest = &setting.key["tools.".len()..];
+            let (name, field) = rest.split_once('.').unwrap_or((rest, ""));
+            let entry = tools.entry(name.to_string()).or_default();
+            if !field.is_empty() {
+                entry.insert(field.to_string(), setting.value.clone());
+            }
+        }
+        Some(
+            tools
+                .into_iter()
+                .map(|(name, fields)| {
+                    let spec = serde_json::from_value(Value::Object(fields)).unwrap_or_default();
+                    (name, spec)
+                })
+                .collect(),
+        )
+    }
+
     /// The `variables` of every layer but the library's (which are defaults below profiles),
     /// in merge order, labelled for provenance.
     pub fn machine_variables(&self) -> Vec<(String, Map<String, Value>)> {
@@ -275,6 +322,34 @@ mod tests {
         let choice = config.choose_profile("laptop").expect("chosen");
         assert_eq!(choice.name, "personal");
         assert!(config.choose_profile("other").is_none());
+    }
+
+    #[test]
+    fn tools_come_as_a_list_or_as_tables_merged_across_layers() {
+        let config = EffectiveConfig::merge(vec![layer(
+            LayerKind::User,
+            "tools = [\"claude-code\", \"codex\"]\n",
+        )]);
+        let tools = config.machine_tools().expect("set");
+        assert_eq!(tools.len(), 2);
+        assert_eq!(tools[0].1, kiln_model::MachineToolSpec::default());
+        let config = EffectiveConfig::merge(vec![
+            layer(LayerKind::System, "tools = [\"cursor\"]\n"),
+            layer(
+                LayerKind::User,
+                "[tools.codex]\nmode = \"symlink\"\n[tools.gemini]\nprojects = [\"~/src/app\"]\n",
+            ),
+        ]);
+        let tools = config.machine_tools().expect("set");
+        let names: Vec<&str> = tools.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["codex", "gemini"],
+            "the user's tables win over the system list"
+        );
+        assert_eq!(tools[0].1.mode, Some(kiln_model::SyncMode::Symlink));
+        assert_eq!(tools[1].1.projects, ["~/src/app"]);
+        assert!(EffectiveConfig::merge(Vec::new()).machine_tools().is_none());
     }
 
     #[test]

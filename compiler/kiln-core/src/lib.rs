@@ -29,6 +29,7 @@ pub mod artifact;
 pub mod config;
 pub mod diagnostic;
 pub mod document;
+pub mod git;
 pub mod graph;
 pub mod library;
 pub mod locate;

@@ -72,7 +72,7 @@ pub struct DeployRequest<'a> {
     /// Copy or symlink.
     pub mode: LinkMode,
     /// What to do with files kiln did not write, and with drift.
-    pub options: DeployOptions,
+    pub options: DeployOptions<'a>,
     /// Plan only; write nothing (not even the lock or the machine key).
     pub dry_run: bool,
     /// The 1Password CLI and its timeout.

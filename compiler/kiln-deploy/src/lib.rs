@@ -20,4 +20,5 @@ pub mod pairs;
 pub mod plan;
 pub mod secrets;
 pub mod survey;
+pub mod sync;
 pub mod undeploy;

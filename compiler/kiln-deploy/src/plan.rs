@@ -24,13 +24,16 @@ use crate::secrets::{Secrets, may_hold_secrets};
 
 /// How to treat files kiln did not write, and files the user changed.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct DeployOptions {
+pub struct DeployOptions<'a> {
     /// Take ownership of conflicting files (their content is replaced).
     pub adopt: bool,
     /// Move conflicting files aside to `<name>.kiln-backup` first.
     pub backup: bool,
     /// Overwrite conflicts and drifted files.
     pub force: bool,
+    /// Paths (relative to the root) whose live edit is discarded, as `force` does for all
+    /// (`kiln sync --prefer source`).
+    pub overwrite: &'a [String],
 }
 
 /// How read-only files are put in place.
@@ -221,7 +224,10 @@ pub fn scope_root(env: &DeployEnv, scope: BuildScope, project: Option<&Path>) ->
 }
 
 /// Plans deploying `request`.
-pub fn plan(request: &PlanRequest<'_>, options: DeployOptions) -> Result<DeployPlan, DeployError> {
+pub fn plan(
+    request: &PlanRequest<'_>,
+    options: DeployOptions<'_>,
+) -> Result<DeployPlan, DeployError> {
     let manifest = request.manifest;
     let tree = request.layout.tree(&manifest.tool, &manifest.profile);
     let prefix = format!("{}/", request.scope.as_str());
@@ -460,7 +466,7 @@ struct Planned<'a> {
     hashing: Hashing<'a>,
     /// The machine key, to compare with keyed hashes in the record.
     key: Option<&'a [u8; 32]>,
-    options: DeployOptions,
+    options: DeployOptions<'a>,
 }
 
 impl Planned<'_> {
@@ -474,7 +480,13 @@ impl Planned<'_> {
     fn drift(&self, live: &Live, previous: &RecordEntry) -> Option<DriftReason> {
         match compare(live, previous, self.key) {
             Ok(()) => None,
-            Err(reason) if reason.repaired_by_deploy() || self.options.force => None,
+            Err(reason)
+                if reason.repaired_by_deploy()
+                    || self.options.force
+                    || self.options.overwrite.iter().any(|p| p == self.relative) =>
+            {
+                None
+            }
             Err(reason) => Some(reason),
         }
     }
@@ -887,7 +899,7 @@ fn plan_removal(
     location: &Location,
     recorded: &RecordEntry,
     key: Option<&[u8; 32]>,
-    options: DeployOptions,
+    options: DeployOptions<'_>,
 ) -> Result<Step, DeployError> {
     let path = location.path();
     let mut result = step(relative, location, Action::Remove);

@@ -55,9 +55,11 @@ pub struct ConfigValues {
     /// Profile by hostname, used when no profile is given otherwise.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hosts: BTreeMap<String, String>,
-    /// Tools to build and deploy on this machine (default: the profile's tools).
+    /// Tools to build and deploy on this machine (default: the profile's tools): a list
+    /// (`tools = ["claude-code", "codex"]`) or a table per tool (`[tools.codex]` with `scope`,
+    /// `mode` and `projects`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<String>>,
+    pub tools: Option<ToolsSetting>,
     /// Template variables; profiles override library values, machine layers override both.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub variables: serde_json::Map<String, serde_json::Value>,
@@ -105,4 +107,52 @@ pub struct DeploySpec {
     /// into the home itself needs no entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_roots: Vec<String>,
+}
+
+/// `tools` of a configuration layer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ToolsSetting {
+    /// The short form: tool names, each deployed in the global scope by copy.
+    List(Vec<String>),
+    /// `[tools.<name>]` tables.
+    Table(BTreeMap<String, MachineToolSpec>),
+}
+
+/// `[tools.<name>]`: how `kiln sync` deploys one tool on this machine.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct MachineToolSpec {
+    /// `global` (the home), `project` (each of `projects`) or `both`. Default: `both` when
+    /// `projects` are listed, else `global`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<SyncScope>,
+    /// `copy` (default) or `symlink`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SyncMode>,
+    /// Project folders to keep in sync (absolute, or `~/…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<String>,
+}
+
+/// Where `kiln sync` deploys a tool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncScope {
+    /// The home only.
+    Global,
+    /// The listed projects only.
+    Project,
+    /// Both.
+    Both,
+}
+
+/// How `kiln sync` puts read-only files in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncMode {
+    /// Regular files.
+    Copy,
+    /// Links to kiln's rendered store.
+    Symlink,
 }

@@ -121,6 +121,7 @@ pub fn run(
             adopt: args.adopt,
             backup: args.backup,
             force: args.force,
+            overwrite: &[],
         },
         dry_run: args.dry_run,
         op_command: op_command.clone(),

@@ -11,6 +11,7 @@ mod graph;
 mod import;
 mod resolve;
 mod status;
+mod sync;
 mod tools;
 mod undeploy;
 mod validate;
@@ -57,6 +58,7 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
         Command::Deploy(args) => deploy::run(&cli.global, &args, reporter),
         Command::Undeploy(args) => undeploy::run(&cli.global, &args, reporter),
         Command::Import(args) => import::run(&cli.global, &args, reporter),
+        Command::Sync(args) => sync::run(&cli.global, &args, reporter),
         Command::Check(args) => check::run(&args, &cli.global, reporter),
         Command::Status { format } => status::run(&cli.global, format, reporter),
     }
