@@ -17,3 +17,4 @@ mod resolve;
 mod scale;
 mod schemas;
 mod support;
+mod sync;
