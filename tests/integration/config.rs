@@ -250,3 +250,76 @@ fn a_missing_kiln_config_file_is_an_error() {
         "{text}"
     );
 }
+
+#[test]
+fn config_set_and_unset_edit_the_user_layer_keeping_comments_and_refuse_bad_results() {
+    let library = library_with_layers();
+    let path = library.path().join(".no-user-config/kiln/config.toml");
+    std::fs::write(
+        &path,
+        "# my laptop\n[hosts]\ntesthost = \"work\" # the usual\n",
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        let output = library
+            .kiln()
+            .arg("config")
+            .args(args)
+            .output()
+            .expect("run");
+        (output.status.code(), render(&output, library.path()))
+    };
+    assert_eq!(
+        run(&["set", "tools", "[\"claude-code\", \"codex\"]"]).0,
+        Some(0)
+    );
+    assert_eq!(run(&["set", "secrets.op_timeout_seconds", "45"]).0, Some(0));
+    let (code, text) = run(&["set", "profle", "work"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("did you mean `profile`?"), "{text}");
+    let (code, text) = run(&["set", "secrets.op_timeout_seconds", "0"]);
+    assert_eq!(code, Some(1), "out of range: {text}");
+    assert_eq!(run(&["unset", "hosts.testhost"]).0, Some(0));
+    let (code, text) = run(&["unset", "hosts.testhost"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        "tools = [\"claude-code\", \"codex\"]\n# my laptop\n[hosts]\n\n[secrets]\nop_timeout_seconds = 45\n"
+    );
+    // What `config show` sees is what was written.
+    let report = show(&library, &[]);
+    let tools = report["settings"]
+        .as_array()
+        .expect("settings")
+        .iter()
+        .find(|s| s["key"] == "tools")
+        .expect("tools set");
+    assert_eq!(tools["value"], serde_json::json!(["claude-code", "codex"]));
+}
+
+#[test]
+#[cfg(unix)]
+fn a_home_manager_config_in_the_nix_store_is_never_written() {
+    let library = library_with_layers();
+    let path = library.path().join(".no-user-config/kiln/config.toml");
+    std::fs::remove_file(&path).expect("rm");
+    std::os::unix::fs::symlink("/nix/store/0abc-home-manager-files/kiln/config.toml", &path)
+        .expect("link");
+    let output = library
+        .kiln()
+        .args(["config", "set", "profile", "work"])
+        .output()
+        .expect("run");
+    let text = render(&output, library.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("kiln::config::read_only") && text.contains("programs.kiln.settings.profile"),
+        "{text}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&path)
+            .expect("link kept")
+            .file_type()
+            .is_symlink()
+    );
+}

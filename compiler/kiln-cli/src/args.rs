@@ -383,6 +383,22 @@ pub enum ConfigCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
     },
+    /// Set KEY (dotted: `profile`, `hosts.laptop`, `tools`, `tools.codex.mode`) in the user
+    /// configuration (~/.config/kiln/config.toml), keeping its comments. VALUE is TOML when it
+    /// parses as TOML (`true`, `30`, `["claude-code","codex"]`), else text. The result is
+    /// checked before it is written (atomically). Exit 0 written, 1 refused.
+    Set {
+        /// The dotted key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Remove KEY from the user configuration (tables it leaves empty go too). Exit 0 removed,
+    /// 1 not set or refused.
+    Unset {
+        /// The dotted key.
+        key: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -67,6 +67,11 @@ impl Environment {
         }
     }
 
+    /// `$XDG_CONFIG_HOME/kiln/config.toml` (or `~/.config/…`): the user layer.
+    pub fn user_config_path(&self) -> Option<PathBuf> {
+        self.user_config()
+    }
+
     fn user_config(&self) -> Option<PathBuf> {
         self.xdg_config_home
             .clone()

@@ -27,6 +27,7 @@
 
 pub mod artifact;
 pub mod config;
+pub mod config_edit;
 pub mod diagnostic;
 pub mod document;
 pub mod git;

@@ -1,4 +1,5 @@
-//! `kiln config show`: the effective machine configuration and where each value came from.
+//! `kiln config show`: the effective machine configuration and where each value came from;
+//! `kiln config set` / `unset`: edits of the user layer.
 
 use std::process::ExitCode;
 
@@ -116,4 +117,69 @@ fn is_config_file(diagnostic: &Diagnostic) -> bool {
         .location
         .as_ref()
         .is_some_and(|l| l.file.ends_with(".toml"))
+}
+
+/// `kiln config set KEY VALUE` (`value` given) and `kiln config unset KEY`.
+pub fn write(key: &str, value: Option<&str>, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
+    use kiln_core::config_edit::{edit, in_nix_store, parse_value, resolve};
+    let path = crate::settings::Environment::current()
+        .user_config_path()
+        .ok_or_else(|| {
+            Diagnostic::error(
+                "kiln::config::no_home",
+                "neither XDG_CONFIG_HOME nor HOME is set: there is no user configuration",
+            )
+        })?;
+    let resolved = resolve(&path);
+    if in_nix_store(&resolved) {
+        return Err(Diagnostic::error(
+            "kiln::config::read_only",
+            format!(
+                "`{}` is `{}` in the Nix store, which is read-only (Home Manager made it)",
+                path.display(),
+                resolved.display()
+            ),
+        )
+        .help(format!(
+            "set it in your Home Manager configuration instead: `programs.kiln.settings.{key}` (then `home-manager switch`)"
+        )));
+    }
+    let text = match std::fs::read_to_string(&resolved) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && value.is_some() => {
+            String::new()
+        }
+        Err(error) => {
+            return Err(Diagnostic::error(
+                "kiln::config::read",
+                format!("failed to read `{}`: {error}", resolved.display()),
+            ));
+        }
+    };
+    let edited = edit(&text, key, value.map(parse_value)).map_err(|reason| {
+        Diagnostic::error(
+            "kiln::config::edit",
+            format!("`{}`: {reason}", path.display()),
+        )
+    })?;
+    // The whole file must still be a valid configuration: nothing is written otherwise.
+    let source = kiln_core::source::SourceFile::new(path.display().to_string(), edited.clone());
+    if let Err(problems) =
+        kiln_core::config::parse_layer(kiln_core::config::LayerKind::User, &source)
+    {
+        let sources = std::collections::BTreeMap::from([(
+            path.display().to_string(),
+            std::sync::Arc::new(source),
+        )]);
+        let problems: Vec<Diagnostic> = problems.iter().cloned().collect();
+        reporter.diagnostics(&sources, &problems);
+        return Ok(ExitCode::from(1));
+    }
+    kiln_store::fs::atomic_write(&resolved, edited.as_bytes(), 0o644)
+        .map_err(|e| Diagnostic::error("kiln::config::write", e.to_string()))?;
+    reporter.stderr(&match value {
+        Some(value) => format!("set {key} = {value} in {}\n", path.display()),
+        None => format!("removed {key} from {}\n", path.display()),
+    });
+    Ok(ExitCode::SUCCESS)
 }

@@ -38,6 +38,12 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
         Command::Config {
             command: ConfigCommand::Show { profile, format },
         } => config::show(&cli.global, profile.as_deref(), format, reporter),
+        Command::Config {
+            command: ConfigCommand::Set { key, value },
+        } => config::write(&key, Some(&value), reporter),
+        Command::Config {
+            command: ConfigCommand::Unset { key },
+        } => config::write(&key, None, reporter),
         Command::Dev { command } => dev::run(&cli.global, command, reporter),
         Command::Tools { tool, format } => {
             tools::run(&cli.global, tool.as_deref(), format, reporter)

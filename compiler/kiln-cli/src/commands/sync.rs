@@ -244,24 +244,11 @@ impl OneTarget<'_> {
         rebuild: &dyn Fn() -> Result<(), String>,
     ) -> Result<(), String> {
         let args = self.args;
-        // A dry run of the deploy is the plan the comparator reads (no secret is resolved).
-        let planned =
-            deploy(&self.request(true, DeployOptions::default())).map_err(|e| e.to_string())?;
-        let manifest_path = self.dist.manifest(self.tool, self.profile);
-        let manifest = kiln_store::dist::read_manifest(&manifest_path)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no build of {}/{} in dist", self.tool, self.profile))?;
-        let tree = self.dist.tree(self.tool, self.profile);
-        let mut compared = Vec::new();
-        for plan in &planned.plans {
-            compared.extend(compare(
-                plan,
-                &manifest,
-                &tree,
-                self.library,
-                std::time::SystemTime::now(),
-            ));
-        }
+        let (planned, compared) = plan_and_compare(
+            &self.request(true, DeployOptions::default()),
+            self.dist,
+            self.library,
+        )?;
         let tie = |c: &Compared| {
             matches!(
                 c.comparison,
@@ -390,6 +377,36 @@ impl OneTarget<'_> {
         report.outcome = if pending { "pending" } else { "synced" }.to_string();
         Ok(())
     }
+}
+
+/// A dry run of the deploy (no secret is resolved), and what the comparator makes of it.
+pub(crate) fn plan_and_compare(
+    request: &DeployRequest<'_>,
+    dist: &kiln_store::dist::DistLayout,
+    library: &Path,
+) -> Result<(kiln_deploy::deploy::DeployReport, Vec<Compared>), String> {
+    let planned = deploy(request).map_err(|e| e.to_string())?;
+    let mut compared = Vec::new();
+    for (tool, profile) in &request.builds {
+        let manifest = kiln_store::dist::read_manifest(&dist.manifest(tool, profile))
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no build of {tool}/{profile} in dist"))?;
+        let tree = dist.tree(tool, profile);
+        for plan in planned
+            .plans
+            .iter()
+            .filter(|p| &p.tool == tool && &p.profile == profile)
+        {
+            compared.extend(compare(
+                plan,
+                &manifest,
+                &tree,
+                library,
+                std::time::SystemTime::now(),
+            ));
+        }
+    }
+    Ok((planned, compared))
 }
 
 /// Files a plan writes and removes.
