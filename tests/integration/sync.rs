@@ -571,3 +571,120 @@ fn files_of(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
         })
         .collect()
 }
+
+#[test]
+fn doctor_grades_every_invariant_and_live_difference() {
+    let machine = Machine::new(&["claude-code"]);
+    assert_eq!(machine.sync(&[]).0, Some(0));
+    let doctor = || {
+        let output = machine
+            .library
+            .kiln()
+            .args(["doctor", "--format", "json"])
+            .output()
+            .expect("doctor");
+        let report: Value = serde_json::from_slice(&output.stdout).expect("json");
+        let rows: Vec<(String, String, String)> = report["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                (
+                    r["severity"].as_str().unwrap_or_default().to_string(),
+                    r["check"].as_str().unwrap_or_default().to_string(),
+                    format!("{} {}", r["message"], r["fix"]),
+                )
+            })
+            .collect();
+        (output.status.code(), rows)
+    };
+    let (code, rows) = doctor();
+    assert_eq!(code, Some(0), "a fresh sync is all info: {rows:?}");
+    assert!(
+        rows.iter().all(|(severity, _, _)| severity == "info"),
+        "{rows:?}"
+    );
+
+    // A live edit (warn, with the promoting command), a tie (error), a dangling symlink, an
+    // interrupted write in the library, and `op` gone while secrets are deployed.
+    append(
+        &machine.home(&format!("{LIVE_SKILL}/assets/rust-ci.yml")),
+        "# live\n",
+    );
+    append(
+        &machine.home(&format!("{LIVE_SKILL}/scripts/pin-action.sh")),
+        "# live\n",
+    );
+    append(
+        &machine.source(&format!("{SKILL}/scripts/pin-action.sh")),
+        "# library\n",
+    );
+    // doctor reads dist as built (it never builds): build the library's side of the tie.
+    let built = machine
+        .library
+        .kiln()
+        .args(["build", "personal", "claude-code"])
+        .output()
+        .expect("build");
+    assert!(built.status.success());
+    let agent = machine.home(".claude/agents/code-reviewer.md");
+    std::fs::remove_file(&agent).expect("rm");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/nonexistent/code-reviewer.md", &agent).expect("dangling");
+    std::fs::write(machine.source(&format!("{SKILL}/.kiln-123.tmp")), "half").expect("leftover");
+    let config = machine
+        .library
+        .path()
+        .join(".no-user-config/kiln/config.toml");
+    let text = read(&config).replace(
+        &machine.library.path().join("fake-op").display().to_string(),
+        "/nonexistent/op",
+    );
+    std::fs::write(&config, text).expect("config");
+    let (code, rows) = doctor();
+    assert_eq!(code, Some(1), "{rows:?}");
+    // status counts the same: one edit to promote, one tie; rows on stdout.
+    let status = machine
+        .library
+        .kiln()
+        .args(["status", "--format", "json"])
+        .output()
+        .expect("status");
+    let report: Value = serde_json::from_slice(&status.stdout).expect("json");
+    let row = &report["deployments"][0];
+    assert_eq!(
+        (
+            row["would_promote"].as_u64(),
+            row["needs_tie_break"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert!(row["last_deploy"].as_u64().is_some(), "{report}");
+    let human = machine
+        .library
+        .kiln()
+        .arg("status")
+        .output()
+        .expect("status");
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("1 would promote, 1 need --prefer"),
+        "{human}"
+    );
+    let has = |severity: &str, check: &str, needle: &str| {
+        rows.iter()
+            .any(|(s, c, text)| s == severity && c == check && text.contains(needle))
+    };
+    assert!(
+        has("warn", "drift", "kiln sync --apply-promote"),
+        "{rows:?}"
+    );
+    assert!(has("error", "drift", "--prefer live"), "{rows:?}");
+    #[cfg(unix)]
+    assert!(has("error", "symlink", "code-reviewer.md"), "{rows:?}");
+    assert!(has("error", "promotion", ".kiln-123.tmp"), "{rows:?}");
+    assert!(has("error", "secrets", "/nonexistent/op"), "{rows:?}");
+    // Errors come first.
+    assert_eq!(rows[0].0, "error", "{rows:?}");
+}

@@ -125,6 +125,16 @@ pub enum Command {
     /// (`live-newer`), edits on both sides and ties are listed with what sync would do, and
     /// wait for a decision. Exit 0 done, 2 decisions pending, 1 error (`--dry-run` never 2).
     Sync(SyncArgs),
+    /// Every invariant kiln can check here — the library, the configuration (read-only under
+    /// Home Manager), `op` when secrets are deployed, broken symlinks, interrupted writes,
+    /// projects a tool has not been told to trust — and each live difference of every
+    /// deployment by severity (info, warn, error), each with the command that resolves it.
+    /// Read-only. Exit 0 only when every row is info.
+    Doctor {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+    },
     /// Check deployed files for drift against what kiln recorded and what dist now holds.
     /// Exit 0 synced, 1 drift.
     Check(CheckArgs),

@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 mod dev;
 mod diff;
+mod doctor;
 mod graph;
 mod import;
 mod resolve;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli, reporter: &Reporter) -> Result<ExitCode, Diagnostic> {
         Command::Undeploy(args) => undeploy::run(&cli.global, &args, reporter),
         Command::Import(args) => import::run(&cli.global, &args, reporter),
         Command::Sync(args) => sync::run(&cli.global, &args, reporter),
+        Command::Doctor { format } => doctor::run(&cli.global, format, reporter),
         Command::Check(args) => check::run(&args, &cli.global, reporter),
         Command::Status { format } => status::run(&cli.global, format, reporter),
     }

@@ -15,9 +15,23 @@ use crate::settings::Context;
 
 #[derive(Debug, Serialize)]
 struct Status {
-    deployments: Vec<Deployment>,
+    deployments: Vec<Row>,
     /// `tool/profile` builds in dist/ with no deployment on this machine.
     undeployed: Vec<String>,
+}
+
+/// One deployment, with what `kiln sync` would do about its live edits.
+#[derive(Debug, Serialize)]
+struct Row {
+    #[serde(flatten)]
+    deployment: Deployment,
+    /// Live edits `kiln sync --apply-promote` would move into the library.
+    would_promote: usize,
+    /// Edits on both sides (or ties) that need `--prefer live|source`.
+    needs_tie_break: usize,
+    /// Seconds since the epoch when kiln last wrote the deployment's record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_deploy: Option<u64>,
 }
 
 pub fn run(
@@ -40,8 +54,31 @@ pub fn run(
     {
         survey.retire(&in_use);
     }
+    let library = Context::load(global, None).ok().map(|c| c.location.root);
+    let (env, _) = Context::deploy_env(global)?;
+    let deployments = survey
+        .deployments()
+        .into_iter()
+        .zip(&survey.records)
+        .map(|(deployment, (path, record))| {
+            let (would_promote, needs_tie_break) = library
+                .as_deref()
+                .map_or((0, 0), |library| sync_counts(record, library, &env, &state));
+            let last_deploy = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
+            Row {
+                deployment,
+                would_promote,
+                needs_tie_break,
+                last_deploy,
+            }
+        })
+        .collect();
     let status = Status {
-        deployments: survey.deployments(),
+        deployments,
         undeployed,
     };
     if format == OutputFormat::Json {
@@ -52,13 +89,20 @@ pub fn run(
     if status.deployments.is_empty() {
         out.push_str("nothing deployed on this machine yet (`kiln deploy PROFILE TOOL`)\n");
     }
-    for d in &status.deployments {
-        let detail: Vec<String> = d
+    for row in &status.deployments {
+        let d = &row.deployment;
+        let mut detail: Vec<String> = d
             .counts
             .iter()
             .filter(|(state, _)| **state != FileState::Synced)
             .map(|(state, n)| format!("{n} {state}"))
-            .collect();
+            .collect::<Vec<String>>();
+        if row.would_promote > 0 {
+            detail.push(format!("{} would promote", row.would_promote));
+        }
+        if row.needs_tie_break > 0 {
+            detail.push(format!("{} need --prefer", row.needs_tie_break));
+        }
         out.push_str(&format!(
             "{:<7} {}/{} ({}, {}) in {}: {} file{}{}\n",
             d.state.as_str(),
@@ -85,16 +129,63 @@ pub fn run(
     if status
         .deployments
         .iter()
-        .any(|d| d.state == DeploymentState::Drift)
+        .any(|r| r.deployment.state == DeploymentState::Drift)
     {
         out.push_str("see the files with `kiln check`; put them back with `kiln check --fix`\n");
     } else if status
         .deployments
         .iter()
-        .any(|d| d.state == DeploymentState::Stale)
+        .any(|r| r.deployment.state == DeploymentState::Stale)
     {
         out.push_str("dist has newer builds; `kiln deploy` brings them live\n");
     }
-    reporter.stderr(&out);
+    reporter.stdout(&out);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the sync comparator finds in one deployment: (would promote, needs a tie-break).
+fn sync_counts(
+    record: &kiln_model::DeployRecord,
+    library: &std::path::Path,
+    env: &kiln_deploy::location::DeployEnv,
+    state: &std::path::Path,
+) -> (usize, usize) {
+    use kiln_deploy::sync::Comparison;
+    let dist = kiln_store::dist::DistLayout {
+        root: library.join(kiln_core::library::library_paths(library).dist),
+    };
+    let request = kiln_deploy::deploy::DeployRequest {
+        dist: &dist,
+        builds: vec![(record.tool.clone(), record.profile.clone())],
+        target: match record.scope {
+            kiln_model::BuildScope::Global => kiln_deploy::deploy::Target::Global,
+            kiln_model::BuildScope::Project => {
+                kiln_deploy::deploy::Target::Project(record.root.clone().into())
+            }
+        },
+        mode: kiln_deploy::deploy::LinkMode::Copy,
+        options: kiln_deploy::plan::DeployOptions::default(),
+        dry_run: true,
+        op_command: kiln_deploy::secrets::OpCommand::default(),
+        env,
+        state,
+        waiting_for_secret: &|_| {},
+    };
+    let Ok((_, compared)) = super::sync::plan_and_compare(&request, &dist, library) else {
+        return (0, 0);
+    };
+    let promote = compared
+        .iter()
+        .filter(|c| c.comparison == Comparison::LiveNewer && c.promotable())
+        .count();
+    let ties = compared
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.comparison,
+                Comparison::BothAdvanced | Comparison::EqualMtimeDifferentContent
+            )
+        })
+        .count();
+    (promote, ties)
 }
