@@ -338,6 +338,9 @@ fn an_imported_home_builds_and_deploys_back_to_what_it_was() {
     );
 }
 
+/// (tool, import case, [(source file, JSON pointer, deployed file)]).
+type ToolCheck<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str, &'a str)]);
+
 /// A file as data: JSON/JSONC or TOML (kiln's generated-by comment line left out).
 fn data(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -358,7 +361,7 @@ fn data(path: &Path) -> Value {
 fn tool_homes_import_and_deploy_back_equal_as_data() {
     // (tool, the import case whose home is used, the value compared: file, JSON pointer, and
     // where deploy puts it).
-    let checks: &[(&str, &str, &[(&str, &str, &str)])] = &[
+    let checks: &[ToolCheck<'_>] = &[
         (
             "cursor",
             "cursor-servers-with-env-references",

@@ -413,6 +413,12 @@ pub fn read_file<T: DeserializeOwned>(
     checked.ok_or((Some(source), problems))
 }
 
+/// YAML as the tools read frontmatter (JavaScript and Python YAML 1.2 parsers): only
+/// `true`/`false` are booleans, so `description: y` or `name: no` stay text.
+pub fn yaml_value(text: &str) -> Result<Value, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, serde_saphyr::options! { strict_booleans: true })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,10 +431,4 @@ mod tests {
         );
         assert_eq!(pretty_pointer(""), "(document)");
     }
-}
-
-/// YAML as the tools read frontmatter (JavaScript and Python YAML 1.2 parsers): only
-/// `true`/`false` are booleans, so `description: y` or `name: no` stay text.
-pub fn yaml_value(text: &str) -> Result<Value, serde_saphyr::Error> {
-    serde_saphyr::from_str_with_options(text, serde_saphyr::options! { strict_booleans: true })
 }
