@@ -642,7 +642,9 @@ fn concurrent_deploys_serialise_and_leave_consistent_state() {
     let done = std::sync::atomic::AtomicBool::new(false);
     let foreign_writes = std::thread::scope(|scope| {
         // Another program (Claude Code itself) adding its own keys to ~/.claude.json the
-        // whole time, by atomic read-modify-write, as such programs do.
+        // whole time, by atomic read-modify-write, as such programs do — a careful one that
+        // checks the file is still what it read before renaming (a careless one can drop its
+        // own change after reading kiln's in-between text: README, "what remains possible").
         let writer = scope.spawn(|| {
             let mut written = 0usize;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
@@ -654,6 +656,10 @@ fn concurrent_deploys_serialise_and_leave_consistent_state() {
                 let temp = config.with_extension(format!("foreign-{written}"));
                 std::fs::write(&temp, serde_json::to_vec_pretty(&value).expect("json"))
                     .expect("write");
+                if std::fs::read_to_string(&config).unwrap_or_default() != text {
+                    let _ = std::fs::remove_file(&temp);
+                    continue;
+                }
                 std::fs::rename(&temp, &config).expect("rename");
                 written += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));

@@ -688,3 +688,60 @@ fn doctor_grades_every_invariant_and_live_difference() {
     // Errors come first.
     assert_eq!(rows[0].0, "error", "{rows:?}");
 }
+
+#[test]
+fn tool_tables_sync_projects_in_their_scope_and_a_missing_project_fails_alone() {
+    let machine = Machine::new(&["claude-code"]);
+    let project = machine.library.path().join("work/app");
+    std::fs::create_dir_all(&project).expect("project");
+    machine.library.file(
+        ".no-user-config/kiln/config.toml",
+        &format!(
+            "profile = \"personal\"\n\n[tools.claude-code]\nprojects = [{:?}, \"~/missing\"]\n\n[tools.codex]\nscope = \"global\"\n\n[secrets]\nop_command = {:?}\n",
+            project.display().to_string(),
+            machine.library.path().join("fake-op").display().to_string()
+        ),
+    );
+    let (code, report, text) = machine.sync(&[]);
+    assert_eq!(code, Some(1), "the missing project is an error: {text}");
+    let outcomes: Vec<(String, String, String)> = report["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| {
+            let target = t["target"].as_str().unwrap_or_default();
+            let shown = if target.ends_with("missing") {
+                "missing"
+            } else if target == "global" {
+                "global"
+            } else {
+                "project"
+            };
+            (
+                t["tool"].as_str().unwrap_or_default().to_string(),
+                shown.to_string(),
+                t["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expect = |tool: &str, target: &str, outcome: &str| {
+        (tool.to_string(), target.to_string(), outcome.to_string())
+    };
+    assert_eq!(
+        outcomes,
+        [
+            expect("claude-code", "global", "synced"),
+            expect("claude-code", "project", "synced"),
+            expect("claude-code", "missing", "error"),
+            expect("codex", "global", "synced"),
+        ],
+        "{text}"
+    );
+    assert!(
+        project.join(".mcp.json").is_file()
+            || project.join("CLAUDE.md").is_file()
+            || project.join(".claude").is_dir(),
+        "project scope deployed: {text}"
+    );
+    assert!(machine.home(".codex/config.toml").is_file());
+}
