@@ -380,11 +380,33 @@ fn references(value: &str) -> Vec<(std::ops::Range<usize>, &str)> {
     out
 }
 
-/// Rewrites every `${NAME}` with `format` (`${env:VAR}` → `${env:NAME}`).
+/// VS Code's predefined variables, which VS Code, Copilot, Cursor and Windsurf expand
+/// themselves (`${workspaceFolder}`): never environment references, so never rewritten to
+/// `${env:…}` (code.visualstudio.com/docs/reference/variables-reference; that the forks expand
+/// all of them is a guess).
+const EDITOR_VARIABLES: &[&str] = &[
+    "workspaceFolder",
+    "workspaceFolderBasename",
+    "userHome",
+    "cwd",
+    "pathSeparator",
+    "file",
+    "fileBasename",
+    "fileDirname",
+    "relativeFile",
+    "execPath",
+];
+
+/// Rewrites every `${NAME}` with `format` (`${env:VAR}` → `${env:NAME}`), except the editor's
+/// own variables when the format is an editor's (`${env:VAR}`).
 pub fn rewrite_references(value: &str, format: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut last = 0;
+    let editor = format.starts_with("${env:");
     for (range, name) in references(value) {
+        if editor && EDITOR_VARIABLES.contains(&name) {
+            continue;
+        }
         out.push_str(&value[last..range.start]);
         out.push_str(&format.replacen("VAR", name, 1));
         last = range.end;
@@ -486,6 +508,10 @@ mod tests {
         assert_eq!(
             rewrite_references("${env:HOME}/${input:key}/${A}", "${env:VAR}"),
             "${env:HOME}/${input:key}/${env:A}"
+        );
+        assert_eq!(
+            rewrite_references("${workspaceFolder}/${A}", "${env:VAR}"),
+            "${workspaceFolder}/${env:A}"
         );
         assert_eq!(
             rewrite_references("Bearer ${TOKEN}", "${env:VAR}"),
