@@ -89,6 +89,17 @@ pub struct LibraryLocation {
     pub found_by: String,
 }
 
+impl LibraryLocation {
+    /// The library's `dist/` folder (from `kiln.toml`'s paths, read without loading the rest).
+    pub fn dist(&self) -> kiln_store::dist::DistLayout {
+        kiln_store::dist::DistLayout {
+            root: self
+                .root
+                .join(kiln_core::library::library_paths(&self.root).dist),
+        }
+    }
+}
+
 /// Everything a command needs: the loaded library and the merged configuration.
 pub struct Context {
     pub location: LibraryLocation,

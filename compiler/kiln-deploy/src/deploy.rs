@@ -36,6 +36,14 @@ impl Target {
             })
     }
 
+    /// Where a deploy record's files are: the home, or the project it names.
+    pub fn of_record(record: &kiln_model::DeployRecord) -> Target {
+        match record.scope {
+            BuildScope::Global => Target::Global,
+            BuildScope::Project => Target::Project(PathBuf::from(&record.root)),
+        }
+    }
+
     pub(crate) fn scope(&self) -> BuildScope {
         match self {
             Target::Global => BuildScope::Global,
@@ -59,6 +67,24 @@ pub enum LinkMode {
     Copy,
     /// Symlinks for rules, skills, commands and agents.
     Symlink,
+}
+
+impl LinkMode {
+    /// How a deploy record's files were put in place: symlink mode when any links into
+    /// kiln's store (absolute; a skill's own links are relative and exist in copy mode too).
+    pub fn of_record(record: &kiln_model::DeployRecord) -> LinkMode {
+        let store_link = |entry: &kiln_model::RecordEntry| {
+            entry
+                .link
+                .as_deref()
+                .is_some_and(|l| Path::new(l).is_absolute())
+        };
+        if record.files.values().any(store_link) {
+            LinkMode::Symlink
+        } else {
+            LinkMode::Copy
+        }
+    }
 }
 
 /// What to deploy.

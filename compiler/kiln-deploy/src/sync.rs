@@ -122,9 +122,12 @@ pub fn compare(
         };
         // A SKILL.md that differs from its source only by kiln's observation footer is a
         // copy too: promotion takes the footer off again.
-        let footer = (!entry.verbatim && entry.strategy == kiln_model::Strategy::CopyTree)
-            .then(|| observation_footer(&dist_tree.join(&dist_path), entry, library))
-            .flatten();
+        // Live files are read only for live edits (a first deploy of 10,000 files reads none).
+        let edited = reason.is_some();
+        let footer =
+            (edited && !entry.verbatim && entry.strategy == kiln_model::Strategy::CopyTree)
+                .then(|| observation_footer(&dist_tree.join(&dist_path), entry, library))
+                .flatten();
         let promotable = comparison != Comparison::SourceNewer
             && (entry.verbatim || footer.is_some())
             && entry.merge.is_none()
@@ -138,8 +141,9 @@ pub fn compare(
             reason: reason.map(ToString::to_string),
             live_mtime: mtime(&step.path),
             source_mtime: newest_source(entry, library),
-            live_hash: std::fs::read(&step.path)
-                .ok()
+            live_hash: edited
+                .then(|| std::fs::read(&step.path).ok())
+                .flatten()
                 .map(|b| short(&content_hash(&b))),
             dist_hash: Some(short(&entry.hash)),
             components: entry.components.clone(),
@@ -293,13 +297,10 @@ pub struct Promoted {
 
 /// Writes each promotable entry's live bytes into its library file, one component at a time
 /// (every file of the component staged, then renamed: a component is promoted whole or not
-/// at all, as far as renames allow). `known_secrets` are values resolved for this machine:
-/// a live file holding one is refused, never written into the library.
-pub fn promote(
-    entries: &[&Compared],
-    library: &Path,
-    known_secrets: &[String],
-) -> Result<Promoted, DeployError> {
+/// at all, as far as renames allow). Only verbatim copies are promotable, and kiln resolves
+/// secrets only into merged JSON/TOML files, so a promoted file never holds a value kiln put
+/// there.
+pub fn promote(entries: &[&Compared], library: &Path) -> Result<Promoted, DeployError> {
     let mut by_component: BTreeMap<String, Vec<Staged>> = BTreeMap::new();
     for entry in entries {
         let Some(source) = &entry.promote_to else {
@@ -319,16 +320,6 @@ pub fn promote(
                     ))
                 })?
                 .into_bytes();
-        }
-        let text = String::from_utf8_lossy(&bytes);
-        if known_secrets
-            .iter()
-            .any(|s| s.len() >= 4 && text.contains(s.as_str()))
-        {
-            return Err(DeployError::Io(format!(
-                "`{}` holds a resolved secret value; kiln never writes one into the library — replace it with its op:// reference, then sync again",
-                entry.path.display()
-            )));
         }
         if !kiln_store::dist::is_contained(source) {
             return Err(DeployError::Record(format!(
@@ -386,5 +377,57 @@ mod tests {
             Some("---\nname: x\n---\nDo it.\nAlso this.\n")
         );
         assert_eq!(without_footer("no footer", footer, source), None);
+    }
+
+    fn entry(live: PathBuf, promote_to: &str, footer: Option<&str>) -> Compared {
+        Compared {
+            relative: "x/SKILL.md".into(),
+            path: live,
+            comparison: Comparison::LiveNewer,
+            reason: None,
+            live_mtime: None,
+            source_mtime: None,
+            live_hash: None,
+            dist_hash: None,
+            components: vec!["skill:x".into()],
+            promote_to: Some(promote_to.into()),
+            edit_instead: Vec::new(),
+            dist_file: None,
+            footer: footer.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn promotion_refuses_an_edited_footer_and_a_source_outside_the_library() {
+        let dir = tempfile::tempdir().expect("dir");
+        let library = dir.path().join("lib");
+        std::fs::create_dir_all(library.join("skills/x")).expect("mkdir");
+        std::fs::write(library.join("skills/x/SKILL.md"), "Do it.\n").expect("source");
+        let live = dir.path().join("SKILL.md");
+        std::fs::write(&live, "Do it better.\n<!-- kiln:observation (edited) -->\n").expect("live");
+        let footer = "\n<!-- kiln:observation mode=remind -->\nrecord it\n";
+        let edited = entry(live.clone(), "skills/x/SKILL.md", Some(footer));
+        let error = promote(&[&edited], &library).expect_err("footer edited");
+        assert!(
+            error.to_string().contains("observation footer was edited"),
+            "{error}"
+        );
+        let outside = entry(live.clone(), "../outside.md", None);
+        let error = promote(&[&outside], &library).expect_err("outside");
+        assert!(error.to_string().contains("outside the library"), "{error}");
+        assert!(!dir.path().join("outside.md").exists());
+        assert_eq!(
+            std::fs::read_to_string(library.join("skills/x/SKILL.md")).expect("read"),
+            "Do it.\n",
+            "nothing written"
+        );
+        // The plain case writes the live bytes into the library file.
+        let plain = entry(live.clone(), "skills/x/SKILL.md", None);
+        let promoted = promote(&[&plain], &library).expect("promoted");
+        assert_eq!(promoted.components["skill:x"], ["skills/x/SKILL.md"]);
+        assert_eq!(
+            std::fs::read(library.join("skills/x/SKILL.md")).expect("read"),
+            std::fs::read(&live).expect("live")
+        );
     }
 }

@@ -52,12 +52,7 @@ pub fn run(
         Some(builds)
     };
     let located = Located::find(global)?;
-    let dist = kiln_store::dist::DistLayout {
-        root: located
-            .location
-            .root
-            .join(kiln_core::library::library_paths(&located.location.root).dist),
-    };
+    let dist = located.location.dist();
     let context = located.config_only(args.profile.as_deref())?;
     let config = context.config;
     // --no-build: what dist holds for the profile (the named tool, or every tool built).

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kiln_core::Diagnostic;
-use kiln_deploy::deploy::{DeployRequest, LinkMode, Target};
 use kiln_deploy::sync::Comparison;
 use serde::Serialize;
 
@@ -139,9 +138,7 @@ fn library_rows(
     library: &Path,
     rows: &mut Vec<Row>,
 ) -> Result<(), Diagnostic> {
-    let dist = kiln_store::dist::DistLayout {
-        root: library.join(kiln_core::library::library_paths(library).dist),
-    };
+    let dist = located.location.dist();
     let context = located.config_only(None)?;
     let op = crate::settings::op_command(&context.config);
     let (env, state) = Context::deploy_env(global)?;
@@ -207,38 +204,14 @@ fn library_rows(
         if record.scope == kiln_model::BuildScope::Project {
             rows.extend(trust_rows(&record.tool, Path::new(&record.root), &env.home));
         }
-        let target = match record.scope {
-            kiln_model::BuildScope::Global => Target::Global,
-            kiln_model::BuildScope::Project => Target::Project(PathBuf::from(&record.root)),
-        };
-        let request = DeployRequest {
-            dist: &dist,
-            builds: vec![(record.tool.clone(), record.profile.clone())],
-            target,
-            mode: if record.files.values().any(|e| {
-                e.link
-                    .as_deref()
-                    .is_some_and(|l| Path::new(l).is_absolute())
-            }) {
-                LinkMode::Symlink
-            } else {
-                LinkMode::Copy
-            },
-            options: kiln_deploy::plan::DeployOptions::default(),
-            dry_run: true,
-            op_command: op.clone(),
-            env: &env,
-            state: &state,
-            waiting_for_secret: &|_| {},
-        };
-        match super::sync::plan_and_compare(&request, &dist, library) {
+        match super::sync::compare_deployment(record, &dist, library, &env, &state, &op) {
             Err(error) => rows.push(Row::new(
                 Severity::Error,
                 "records",
                 format!("{} ({}): {error}", record.tool, record.root),
                 Some(format!("`kiln sync` (or `kiln undeploy {}`)", record.tool)),
             )),
-            Ok((_, compared)) => {
+            Ok(compared) => {
                 for c in compared {
                     let (severity, fix) = match c.comparison {
                         Comparison::Identical | Comparison::AdoptCandidate => (Severity::Info, None),

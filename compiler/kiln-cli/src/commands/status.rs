@@ -43,7 +43,9 @@ pub fn run(
     let mut survey = survey(&state).map_err(|e| failure(&e))?;
     // Builds never deployed and retired tools: only when a library is at hand (status works
     // without one).
-    let project = Context::load(global, None).ok().map(Context::open);
+    let context = Context::load(global, None).ok();
+    let library = context.as_ref().map(|c| c.location.clone());
+    let project = context.map(Context::open);
     let undeployed = project
         .as_ref()
         .map(|project| survey.undeployed(&project.dist().root))
@@ -54,16 +56,25 @@ pub fn run(
     {
         survey.retire(&in_use);
     }
-    let library = Context::load(global, None).ok().map(|c| c.location.root);
     let (env, _) = Context::deploy_env(global)?;
+    let op_command = kiln_deploy::secrets::OpCommand::default();
     let deployments = survey
         .deployments()
         .into_iter()
         .zip(&survey.records)
         .map(|(deployment, (path, record))| {
-            let (would_promote, needs_tie_break) = library
-                .as_deref()
-                .map_or((0, 0), |library| sync_counts(record, library, &env, &state));
+            let compared = library.as_ref().and_then(|library| {
+                super::sync::compare_deployment(
+                    record,
+                    &library.dist(),
+                    &library.root,
+                    &env,
+                    &state,
+                    &op_command,
+                )
+                .ok()
+            });
+            let (would_promote, needs_tie_break) = sync_counts(compared.as_deref());
             let last_deploy = std::fs::metadata(path)
                 .and_then(|m| m.modified())
                 .ok()
@@ -143,37 +154,10 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the sync comparator finds in one deployment: (would promote, needs a tie-break).
-fn sync_counts(
-    record: &kiln_model::DeployRecord,
-    library: &std::path::Path,
-    env: &kiln_deploy::location::DeployEnv,
-    state: &std::path::Path,
-) -> (usize, usize) {
+/// What the sync comparator found in one deployment: (would promote, needs a tie-break).
+fn sync_counts(compared: Option<&[kiln_deploy::sync::Compared]>) -> (usize, usize) {
     use kiln_deploy::sync::Comparison;
-    let dist = kiln_store::dist::DistLayout {
-        root: library.join(kiln_core::library::library_paths(library).dist),
-    };
-    let request = kiln_deploy::deploy::DeployRequest {
-        dist: &dist,
-        builds: vec![(record.tool.clone(), record.profile.clone())],
-        target: match record.scope {
-            kiln_model::BuildScope::Global => kiln_deploy::deploy::Target::Global,
-            kiln_model::BuildScope::Project => {
-                kiln_deploy::deploy::Target::Project(record.root.clone().into())
-            }
-        },
-        mode: kiln_deploy::deploy::LinkMode::Copy,
-        options: kiln_deploy::plan::DeployOptions::default(),
-        dry_run: true,
-        op_command: kiln_deploy::secrets::OpCommand::default(),
-        env,
-        state,
-        waiting_for_secret: &|_| {},
-    };
-    let Ok((_, compared)) = super::sync::plan_and_compare(&request, &dist, library) else {
-        return (0, 0);
-    };
+    let compared = compared.unwrap_or_default();
     let promote = compared
         .iter()
         .filter(|c| c.comparison == Comparison::LiveNewer && c.promotable())

@@ -41,6 +41,8 @@ struct Entry {
     compared: Compared,
     /// What sync does, or would do.
     action: String,
+    /// Still waiting for a decision after this run (or, in a dry run, would be).
+    pending: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     diff: Option<String>,
 }
@@ -61,9 +63,7 @@ pub fn run(
 ) -> Result<ExitCode, Diagnostic> {
     let located = Located::find(global)?;
     let library = located.location.root.clone();
-    let dist = kiln_store::dist::DistLayout {
-        root: library.join(kiln_core::library::library_paths(&library).dist),
-    };
+    let dist = located.location.dist();
     let context = located.config_only(args.profile.as_deref())?;
     let config = &context.config;
     let tools = config.machine_tools().ok_or_else(|| {
@@ -152,11 +152,10 @@ pub fn run(
         }
     }
     targets.extend(retired(args, &tools, &env, &state));
-    let pending: usize = targets
+    let pending = targets
         .iter()
         .flat_map(|t| &t.entries)
-        .filter(|e| e.action.starts_with("pending") || e.action.starts_with("would"))
-        .filter(|e| e.compared.comparison.is_pending())
+        .filter(|e| e.pending)
         .count();
     let failed = targets.iter().any(|t| t.outcome == "error");
     let ok = !failed && (pending == 0 || args.dry_run);
@@ -271,6 +270,8 @@ impl OneTarget<'_> {
             .map(|c| c.relative.clone())
             .collect();
         for c in &compared {
+            let decided = to_promote.iter().any(|p| p.relative == c.relative)
+                || overwrite.contains(&c.relative);
             let action = if c.comparison == Comparison::SourceNewer {
                 if args.dry_run {
                     "would deploy SOURCE → LIVE"
@@ -325,6 +326,7 @@ impl OneTarget<'_> {
             report.entries.push(Entry {
                 compared: c.clone(),
                 action,
+                pending: c.comparison.is_pending() && !decided,
                 diff,
             });
         }
@@ -346,7 +348,7 @@ impl OneTarget<'_> {
                     dirty.join(", ")
                 ));
             }
-            let promoted = promote(&to_promote, self.library, &[]).map_err(|e| e.to_string())?;
+            let promoted = promote(&to_promote, self.library).map_err(|e| e.to_string())?;
             report.promoted = promoted.components;
             rebuild()?;
         }
@@ -370,10 +372,7 @@ impl OneTarget<'_> {
             report.written += applied.written.len();
             report.removed += applied.removed.len();
         }
-        let pending = report
-            .entries
-            .iter()
-            .any(|e| e.compared.comparison.is_pending() && e.action.starts_with("pending"));
+        let pending = report.entries.iter().any(|e| e.pending);
         report.outcome = if pending { "pending" } else { "synced" }.to_string();
         Ok(())
     }
@@ -407,6 +406,31 @@ pub(crate) fn plan_and_compare(
         }
     }
     Ok((planned, compared))
+}
+
+/// The comparator over one deployment as its record describes it (tool, profile, root,
+/// mode), against dist as built: `kiln status` and `kiln doctor` (read-only).
+pub(crate) fn compare_deployment(
+    record: &kiln_model::DeployRecord,
+    dist: &kiln_store::dist::DistLayout,
+    library: &Path,
+    env: &kiln_deploy::location::DeployEnv,
+    state: &Path,
+    op_command: &kiln_deploy::secrets::OpCommand,
+) -> Result<Vec<Compared>, String> {
+    let request = DeployRequest {
+        dist,
+        builds: vec![(record.tool.clone(), record.profile.clone())],
+        target: Target::of_record(record),
+        mode: LinkMode::of_record(record),
+        options: DeployOptions::default(),
+        dry_run: true,
+        op_command: op_command.clone(),
+        env,
+        state,
+        waiting_for_secret: &|_| {},
+    };
+    plan_and_compare(&request, dist, library).map(|(_, compared)| compared)
 }
 
 /// Files a plan writes and removes.
@@ -471,10 +495,7 @@ fn retired(
         if configured.contains(record.tool.as_str()) {
             continue;
         }
-        let target = match record.scope {
-            kiln_model::BuildScope::Global => Target::Global,
-            kiln_model::BuildScope::Project => Target::Project(PathBuf::from(&record.root)),
-        };
+        let target = Target::of_record(record);
         if !seen.insert((record.tool.clone(), record.root.clone())) {
             continue;
         }
