@@ -745,3 +745,102 @@ fn tool_tables_sync_projects_in_their_scope_and_a_missing_project_fails_alone() 
     );
     assert!(machine.home(".codex/config.toml").is_file());
 }
+
+#[test]
+fn a_secret_pasted_into_a_live_skill_goes_back_as_its_reference_and_diffs_mask_values() {
+    let machine = Machine::new(&["claude-code"]);
+    // A value long enough to be looked for (short ones cannot be told from prose).
+    const VALUE: &str = "ctx7sk-0123456789abcdef";
+    const REFERENCE: &str = "op://Private/Context7/api-key";
+    machine
+        .library
+        .file("fake-op", &format!("#!/bin/sh\nprintf '{VALUE}'\n"));
+    make_executable(&machine.library.path().join("fake-op"));
+    let (code, _, text) = machine.sync(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    let mcp = machine.home(".claude.json");
+    assert!(read(&mcp).contains(VALUE), "deploy resolved the reference");
+
+    // The user pastes the token into the deployed skill by hand.
+    let live_skill = machine.home(&format!("{LIVE_SKILL}/SKILL.md"));
+    append(&live_skill, &format!("\nexport CONTEXT7_API_KEY={VALUE}\n"));
+    // And edits the merged MCP file (a compiled output): its diff must not show the value.
+    // Next to the resolved value, so the value is in the diff's context lines.
+    let edited = read(&mcp).replacen(
+        "\"CONTEXT7_API_KEY\":",
+        "\"EXTRA\": \"1\",\n        \"CONTEXT7_API_KEY\":",
+        1,
+    );
+    std::fs::write(&mcp, edited).expect("edit mcp");
+    let (code, report, text) = machine.sync(&["--diff"]);
+    assert_eq!(code, Some(2), "{text}");
+    let diffs: Vec<&str> = report["targets"][0]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["diff"].as_str())
+        .collect();
+    let mcp_diff = diffs
+        .iter()
+        .find(|d| d.contains(".claude.json"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        !mcp_diff.contains(VALUE)
+            && mcp_diff.contains("+        \"EXTRA\"")
+            && mcp_diff.contains(&format!("«{REFERENCE}»")),
+        "the edit shows, the value is masked: {mcp_diff}"
+    );
+    assert!(
+        !mcp_diff.contains("-      \"CONTEXT7_API_KEY\""),
+        "values substituted before diffing, so the resolved line is no change: {mcp_diff}"
+    );
+    // A dry run does not resolve secrets, so it shows no diff of the merged file at all.
+    let (_, report, _) = machine.sync(&["--diff", "--dry-run"]);
+    let dry = report.to_string();
+    assert!(
+        !dry.contains(VALUE.trim_start_matches("ctx7sk-")) || dry.contains("diff not shown"),
+        "{dry}"
+    );
+    assert!(dry.contains("diff not shown: this file holds resolved secrets"), "{dry}");
+
+    // Promotion writes the reference, never the value, into the library.
+    let source = machine.source(&format!("{SKILL}/SKILL.md"));
+    let undone = read(&mcp).replacen("\"EXTRA\": \"1\",\n        ", "", 1);
+    std::fs::write(&mcp, undone).expect("undo the mcp edit");
+    let (code, report, text) = machine.sync(&["--apply-promote"]);
+    assert_eq!(code, Some(0), "{text}");
+    let library_text = read(&source);
+    assert!(
+        !library_text.contains(VALUE)
+            && library_text.ends_with(&format!("export CONTEXT7_API_KEY={REFERENCE}\n")),
+        "{library_text}"
+    );
+    assert_eq!(
+        report["targets"][0]["re_referenced"][format!("{SKILL}/SKILL.md")][0],
+        REFERENCE,
+        "{report}"
+    );
+    assert!(
+        !read(&live_skill).contains(VALUE),
+        "the skill was redeployed from the library"
+    );
+
+    // A value inside a binary asset cannot be taken out: the promotion is refused whole.
+    let asset = machine.home(&format!("{LIVE_SKILL}/assets/rust-ci.yml"));
+    let mut bytes = vec![0xff, 0xfe, 0x00];
+    bytes.extend_from_slice(VALUE.as_bytes());
+    std::fs::write(&asset, &bytes).expect("binary edit");
+    let before = read(&machine.source(&format!("{SKILL}/assets/rust-ci.yml")));
+    let (code, report, text) = machine.sync(&["--apply-promote"]);
+    assert_eq!(code, Some(1), "{text}");
+    let error = report["targets"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("promotion refused") && error.contains(REFERENCE) && !error.contains(VALUE),
+        "{report}"
+    );
+    assert_eq!(
+        read(&machine.source(&format!("{SKILL}/assets/rust-ci.yml"))),
+        before,
+        "nothing written"
+    );
+}

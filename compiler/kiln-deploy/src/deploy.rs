@@ -109,6 +109,9 @@ pub struct DeployRequest<'a> {
     pub state: &'a Path,
     /// Told each secret reference before `op` is asked for it (a terminal shows the wait).
     pub waiting_for_secret: &'a dyn Fn(&str),
+    /// Secrets an earlier step of the same run resolved (`kiln sync` resolves them before a
+    /// promotion): used when they cover every reference, so `op` is asked once per run.
+    pub resolved_secrets: Option<&'a Secrets>,
 }
 
 /// What a deploy did, or would do.
@@ -151,19 +154,19 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
     } else {
         Some(lock(request.state)?)
     };
-    let manifests: Vec<DistManifest> = request
-        .builds
-        .iter()
-        .map(|(tool, profile)| {
-            read_manifest(&request.dist.manifest(tool, profile))
-                .map_err(|e| DeployError::Dist(e.to_string()))?
-                .ok_or_else(|| DeployError::NotBuilt {
-                    tool: tool.clone(),
-                    profile: profile.clone(),
-                })
-        })
-        .collect::<Result<_, _>>()?;
-    let secrets = resolve_secrets(request, &manifests, scope)?;
+    let manifests = read_manifests(request)?;
+    let resolved;
+    let secrets = match request.resolved_secrets {
+        Some(earlier)
+            if !request.dry_run && earlier.covers(&references_of(request, &manifests, scope)) =>
+        {
+            earlier
+        }
+        _ => {
+            resolved = resolve_secrets(request, &manifests, scope)?;
+            &resolved
+        }
+    };
     let root = scope_root(request.env, scope, request.target.project_dir());
     let mut plans = Vec::new();
     let mut records = Vec::new();
@@ -187,7 +190,7 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             env: &env,
             previous: previous.as_ref(),
             pending: &pending,
-            secrets: Some(&secrets),
+            secrets: Some(secrets),
             mode: match request.mode {
                 LinkMode::Copy => DeployMode::Copy,
                 LinkMode::Symlink => DeployMode::Symlink {
@@ -262,13 +265,34 @@ fn remove_leftover_temps(plans: &[DeployPlan], state: &Path) {
     }
 }
 
-/// Every secret reference in what is about to be deployed, resolved once, before anything is
-/// written; any failure stops the deploy here.
-fn resolve_secrets(
+/// The secrets of one deployment, resolved (`kiln sync` needs them before it promotes a live
+/// file, to turn a pasted value back into its reference); a dry run's are left unresolved.
+pub fn deployment_secrets(request: &DeployRequest<'_>) -> Result<Secrets, DeployError> {
+    let manifests = read_manifests(request)?;
+    resolve_secrets(request, &manifests, request.target.scope())
+}
+
+fn read_manifests(request: &DeployRequest<'_>) -> Result<Vec<DistManifest>, DeployError> {
+    request
+        .builds
+        .iter()
+        .map(|(tool, profile)| {
+            read_manifest(&request.dist.manifest(tool, profile))
+                .map_err(|e| DeployError::Dist(e.to_string()))?
+                .ok_or_else(|| DeployError::NotBuilt {
+                    tool: tool.clone(),
+                    profile: profile.clone(),
+                })
+        })
+        .collect()
+}
+
+/// Every secret reference in what is about to be deployed.
+fn references_of(
     request: &DeployRequest<'_>,
     manifests: &[DistManifest],
     scope: BuildScope,
-) -> Result<Secrets, DeployError> {
+) -> BTreeSet<String> {
     let prefix = format!("{}/", scope.as_str());
     let mut references = BTreeSet::new();
     for manifest in manifests {
@@ -284,6 +308,17 @@ fn resolve_secrets(
             }
         }
     }
+    references
+}
+
+/// Every secret reference in what is about to be deployed, resolved once, before anything is
+/// written; any failure stops the deploy here.
+fn resolve_secrets(
+    request: &DeployRequest<'_>,
+    manifests: &[DistManifest],
+    scope: BuildScope,
+) -> Result<Secrets, DeployError> {
+    let references = references_of(request, manifests, scope);
     if request.dry_run {
         // `op` is not run: files holding secrets are compared by their keyed hash. Without a
         // machine key no keyed hash can exist yet, and a dry run writes nothing.

@@ -175,6 +175,56 @@ impl Secrets {
         (out.into_bytes(), replaced)
     }
 
+    /// Whether every one of `references` has a value here (a resolution made for one step of
+    /// a run can serve the next only when it covers what the next needs).
+    pub fn covers(&self, references: &BTreeSet<String>) -> bool {
+        !self.is_unresolved() && references.iter().all(|r| self.values.contains_key(r))
+    }
+
+    /// The way back for a file promoted into the library: every resolved value in it (of at
+    /// least [`SHORTEST_FINDABLE`] bytes, longest first) becomes its reference again. Returns
+    /// the new bytes and the references put back, or — when a value sits in bytes that are
+    /// not text and cannot be edited safely — the reference whose value would remain.
+    pub fn re_reference(&self, bytes: &[u8]) -> Result<(Vec<u8>, BTreeSet<String>), String> {
+        let mut findable: Vec<(&String, &String)> = self
+            .values
+            .iter()
+            .filter(|(_, value)| value.len() >= SHORTEST_FINDABLE)
+            .collect();
+        findable.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return match findable
+                .iter()
+                .find(|(_, value)| contains(bytes, value.as_bytes()))
+            {
+                Some((reference, _)) => Err((*reference).clone()),
+                None => Ok((bytes.to_vec(), BTreeSet::new())),
+            };
+        };
+        let mut text = text.to_string();
+        let mut put_back = BTreeSet::new();
+        for (reference, value) in findable {
+            if text.contains(value.as_str()) {
+                text = text.replace(value.as_str(), reference);
+                put_back.insert(reference.clone());
+            }
+        }
+        Ok((text.into_bytes(), put_back))
+    }
+
+    /// `text` with every resolved value shown as `«op://…»` instead (for diffs of files that
+    /// hold secrets: the edit shows, the value does not).
+    pub fn mask(&self, text: &str) -> String {
+        let mut values: Vec<(&String, &String)> =
+            self.values.iter().filter(|(_, v)| !v.is_empty()).collect();
+        values.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        let mut out = text.to_string();
+        for (reference, value) in values {
+            out = out.replace(value.as_str(), &format!("«{reference}»"));
+        }
+        out
+    }
+
     /// The keyed hash recorded for a file that holds secrets (a plain hash of a low-entropy
     /// secret could be brute-forced from the record).
     pub fn keyed_hash(&self, bytes: &[u8]) -> RecordedHash {
@@ -185,6 +235,14 @@ impl Secrets {
     pub fn key(&self) -> &[u8; 32] {
         &self.key
     }
+}
+
+/// Resolved values shorter than this are not looked for in promoted files: too short to be
+/// told from the prose around them.
+pub const SHORTEST_FINDABLE: usize = 8;
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn read_one(op: &OpCommand, reference: &str) -> Result<String, DeployError> {
@@ -351,6 +409,48 @@ mod tests {
         assert_eq!(announced.into_inner(), ["op://v/i/empty", "op://v/i/full"]);
         assert_eq!(secrets.empty_values(), ["op://v/i/empty"]);
         assert!(!secrets.is_unresolved());
+    }
+
+    fn resolved(pairs: &[(&str, &str)]) -> Secrets {
+        Secrets {
+            values: pairs
+                .iter()
+                .map(|(r, v)| ((*r).to_string(), (*v).to_string()))
+                .collect(),
+            ..Secrets::default()
+        }
+    }
+
+    #[test]
+    fn a_pasted_value_goes_back_to_its_reference_and_a_binary_one_is_refused() {
+        let secrets = resolved(&[
+            ("op://v/github/token", "ghp_abcdefgh12345"),
+            ("op://v/github/prefix", "ghp_abcdefgh"),
+            ("op://v/short/pin", "1234"),
+        ]);
+        let (bytes, put_back) = secrets
+            .re_reference(b"Use ghp_abcdefgh12345 here; pin 1234.\n")
+            .expect("text");
+        // The longer value wins over the one it contains; a short value is not looked for.
+        assert_eq!(
+            String::from_utf8(bytes).expect("utf8"),
+            "Use op://v/github/token here; pin 1234.\n"
+        );
+        assert_eq!(put_back.into_iter().collect::<Vec<_>>(), ["op://v/github/token"]);
+        let mut binary = vec![0xff, 0xfe, 0];
+        binary.extend_from_slice(b"ghp_abcdefgh");
+        assert_eq!(
+            secrets.re_reference(&binary).expect_err("binary"),
+            "op://v/github/prefix"
+        );
+        let clean = [0xff, 0xfe, 0, 1];
+        assert_eq!(secrets.re_reference(&clean).expect("clean").0, clean);
+        assert_eq!(
+            secrets.mask("token = \"ghp_abcdefgh12345\""),
+            "token = \"«op://v/github/token»\""
+        );
+        assert!(secrets.covers(&["op://v/short/pin".to_string()].into()));
+        assert!(!secrets.covers(&["op://v/other/x".to_string()].into()));
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct Compared {
     /// The observation footer kiln appended to this SKILL.md (promotion removes it).
     #[serde(skip)]
     pub footer: Option<String>,
+    /// A merged file where deploy resolves secrets: its live text holds their values.
+    #[serde(skip)]
+    pub holds_secrets: bool,
 }
 
 impl Compared {
@@ -155,6 +158,7 @@ pub fn compare(
             },
             dist_file: Some(dist_tree.join(&dist_path)),
             footer,
+            holds_secrets: crate::secrets::may_hold_secrets(entry),
         });
     }
     out.extend(adopt_candidates(plan, manifest));
@@ -279,6 +283,7 @@ fn adopt_candidates(plan: &DeployPlan, manifest: &DistManifest) -> Vec<Compared>
                 edit_instead: Vec::new(),
                 dist_file: None,
                 footer: None,
+                holds_secrets: false,
             });
         }
     }
@@ -293,14 +298,25 @@ type Staged = (PathBuf, Vec<u8>, u32, String);
 pub struct Promoted {
     /// `component → library files written`.
     pub components: BTreeMap<String, Vec<String>>,
+    /// `library file → secret references` whose resolved values were found in the live file
+    /// (pasted there by hand) and written back as the references.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub re_referenced: BTreeMap<String, Vec<String>>,
 }
 
 /// Writes each promotable entry's live bytes into its library file, one component at a time
 /// (every file of the component staged, then renamed: a component is promoted whole or not
 /// at all, as far as renames allow). Only verbatim copies are promotable, and kiln resolves
-/// secrets only into merged JSON/TOML files, so a promoted file never holds a value kiln put
-/// there.
-pub fn promote(entries: &[&Compared], library: &Path) -> Result<Promoted, DeployError> {
+/// secrets only into merged files, so a value in a promoted file was pasted by hand: with
+/// `secrets` (this deployment's, resolved), each such value goes back to the library as its
+/// `op://` reference, and a value that cannot be taken out (inside a binary file) refuses
+/// the whole promotion before anything is written.
+pub fn promote(
+    entries: &[&Compared],
+    library: &Path,
+    secrets: Option<&crate::secrets::Secrets>,
+) -> Result<Promoted, DeployError> {
+    let mut re_referenced = BTreeMap::new();
     let mut by_component: BTreeMap<String, Vec<Staged>> = BTreeMap::new();
     for entry in entries {
         let Some(source) = &entry.promote_to else {
@@ -321,6 +337,18 @@ pub fn promote(entries: &[&Compared], library: &Path) -> Result<Promoted, Deploy
                 })?
                 .into_bytes();
         }
+        if let Some(secrets) = secrets {
+            let (back, references) = secrets.re_reference(&bytes).map_err(|reference| {
+                DeployError::Secret(format!(
+                    "promotion refused: `{}` holds the value of `{reference}` in bytes kiln cannot edit (not text); take the value out of the live file, then sync again",
+                    entry.path.display()
+                ))
+            })?;
+            if !references.is_empty() {
+                re_referenced.insert(source.clone(), references.into_iter().collect());
+            }
+            bytes = back;
+        }
         if !kiln_store::dist::is_contained(source) {
             return Err(DeployError::Record(format!(
                 "the manifest names `{source}` as the source of `{}`, outside the library",
@@ -335,7 +363,10 @@ pub fn promote(entries: &[&Compared], library: &Path) -> Result<Promoted, Deploy
             .or_default()
             .push((target, bytes, mode, source.clone()));
     }
-    let mut promoted = Promoted::default();
+    let mut promoted = Promoted {
+        re_referenced,
+        ..Promoted::default()
+    };
     for (component, files) in by_component {
         let batch: Vec<kiln_store::fs::FileWrite<'_>> = files
             .iter()
@@ -394,6 +425,7 @@ mod tests {
             edit_instead: Vec::new(),
             dist_file: None,
             footer: footer.map(str::to_string),
+            holds_secrets: false,
         }
     }
 
@@ -407,13 +439,13 @@ mod tests {
         std::fs::write(&live, "Do it better.\n<!-- kiln:observation (edited) -->\n").expect("live");
         let footer = "\n<!-- kiln:observation mode=remind -->\nrecord it\n";
         let edited = entry(live.clone(), "skills/x/SKILL.md", Some(footer));
-        let error = promote(&[&edited], &library).expect_err("footer edited");
+        let error = promote(&[&edited], &library, None).expect_err("footer edited");
         assert!(
             error.to_string().contains("observation footer was edited"),
             "{error}"
         );
         let outside = entry(live.clone(), "../outside.md", None);
-        let error = promote(&[&outside], &library).expect_err("outside");
+        let error = promote(&[&outside], &library, None).expect_err("outside");
         assert!(error.to_string().contains("outside the library"), "{error}");
         assert!(!dir.path().join("outside.md").exists());
         assert_eq!(
@@ -423,7 +455,7 @@ mod tests {
         );
         // The plain case writes the live bytes into the library file.
         let plain = entry(live.clone(), "skills/x/SKILL.md", None);
-        let promoted = promote(&[&plain], &library).expect("promoted");
+        let promoted = promote(&[&plain], &library, None).expect("promoted");
         assert_eq!(promoted.components["skill:x"], ["skills/x/SKILL.md"]);
         assert_eq!(
             std::fs::read(library.join("skills/x/SKILL.md")).expect("read"),

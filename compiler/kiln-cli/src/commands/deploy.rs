@@ -123,6 +123,7 @@ pub fn run(
         env: &env,
         state: &state,
         waiting_for_secret: &waiting,
+        resolved_secrets: None,
     };
     let report = deploy(&request).map_err(|e| failure(&e))?;
     render(&report, args.format, reporter);

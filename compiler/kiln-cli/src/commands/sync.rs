@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use kiln_core::Diagnostic;
-use kiln_deploy::deploy::{DeployRequest, LinkMode, Target, deploy};
+use kiln_deploy::deploy::{DeployRequest, LinkMode, Target, deploy, deployment_secrets};
+use kiln_deploy::secrets::Secrets;
 use kiln_deploy::plan::DeployOptions;
 use kiln_deploy::sync::{Compared, Comparison, compare, promote};
 use kiln_model::{MachineToolSpec, SyncMode, SyncScope};
@@ -31,6 +32,9 @@ struct TargetReport {
     entries: Vec<Entry>,
     /// Library files promotion wrote, by component.
     promoted: BTreeMap<String, Vec<String>>,
+    /// Promoted library files in which pasted secret values went back to their references.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    re_referenced: BTreeMap<String, Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -123,6 +127,7 @@ pub fn run(
                 removed: 0,
                 entries: Vec::new(),
                 promoted: BTreeMap::new(),
+                re_referenced: BTreeMap::new(),
                 error: None,
             };
             let result = match (&built, target) {
@@ -234,6 +239,7 @@ impl OneTarget<'_> {
             env: self.env,
             state: self.state,
             waiting_for_secret: &|_| {},
+            resolved_secrets: None,
         }
     }
 
@@ -269,6 +275,17 @@ impl OneTarget<'_> {
             .filter(|c| c.comparison.is_pending())
             .map(|c| c.relative.clone())
             .collect();
+        // The deployment's secrets, resolved once for the whole run: promotion turns a pasted
+        // value back into its reference, diffs mask values, and the deploy uses them. A dry
+        // run never runs `op`.
+        let secrets = if args.dry_run {
+            None
+        } else {
+            Some(
+                deployment_secrets(&self.request(false, DeployOptions::default()))
+                    .map_err(|e| e.to_string())?,
+            )
+        };
         for c in &compared {
             let decided = to_promote.iter().any(|p| p.relative == c.relative)
                 || overwrite.contains(&c.relative);
@@ -321,7 +338,7 @@ impl OneTarget<'_> {
                 )
             };
             let diff = (args.diff && c.comparison.is_pending())
-                .then(|| diff_of(c))
+                .then(|| diff_of(c, secrets.as_ref()))
                 .flatten();
             report.entries.push(Entry {
                 compared: c.clone(),
@@ -348,8 +365,10 @@ impl OneTarget<'_> {
                     dirty.join(", ")
                 ));
             }
-            let promoted = promote(&to_promote, self.library).map_err(|e| e.to_string())?;
+            let promoted = promote(&to_promote, self.library, secrets.as_ref())
+                .map_err(|e| e.to_string())?;
             report.promoted = promoted.components;
+            report.re_referenced = promoted.re_referenced;
             rebuild()?;
         }
         // A promoted file's edit is in the library now: what dist makes of it (the footer
@@ -361,7 +380,9 @@ impl OneTarget<'_> {
             overwrite: &overwrite,
             ..DeployOptions::default()
         };
-        let deployed = deploy(&self.request(false, options)).map_err(|e| e.to_string())?;
+        let mut request = self.request(false, options);
+        request.resolved_secrets = secrets.as_ref();
+        let deployed = deploy(&request).map_err(|e| e.to_string())?;
         if deployed.blocked() {
             return Err(
                 "files kiln did not write are in the way (`kiln deploy` lists them; --adopt or --backup there)"
@@ -429,6 +450,7 @@ pub(crate) fn compare_deployment(
         env,
         state,
         waiting_for_secret: &|_| {},
+        resolved_secrets: None,
     };
     plan_and_compare(&request, dist, library).map(|(_, compared)| compared)
 }
@@ -448,23 +470,38 @@ fn writes(plan: &kiln_deploy::plan::DeployPlan) -> (usize, usize) {
     )
 }
 
-/// dist → live, unified.
-fn diff_of(compared: &Compared) -> Option<String> {
-    let wanted = std::fs::read(compared.dist_file.as_ref()?).ok()?;
+/// dist → live, unified. A file that holds resolved secrets is compared with the values in
+/// place (so only the edit shows) and every value is masked as `«op://…»`; without resolved
+/// secrets (a dry run) its diff is not shown.
+fn diff_of(compared: &Compared, secrets: Option<&Secrets>) -> Option<String> {
+    let mut wanted = std::fs::read(compared.dist_file.as_ref()?).ok()?;
+    if compared.holds_secrets {
+        match secrets {
+            Some(secrets) => wanted = secrets.substitute(&wanted).0,
+            None => {
+                return Some(
+                    "diff not shown: this file holds resolved secrets and a dry run does not resolve them; run without --dry-run to see it with the values masked\n"
+                        .to_string(),
+                );
+            }
+        }
+    }
     let live = std::fs::read(&compared.path).unwrap_or_default();
     let (wanted, live) = (
         String::from_utf8_lossy(&wanted),
         String::from_utf8_lossy(&live),
     );
-    Some(
-        similar::TextDiff::from_lines(wanted.as_ref(), live.as_ref())
-            .unified_diff()
-            .header(
-                &format!("{} (library)", compared.relative),
-                &format!("{} (live)", compared.relative),
-            )
-            .to_string(),
-    )
+    let diff = similar::TextDiff::from_lines(wanted.as_ref(), live.as_ref())
+        .unified_diff()
+        .header(
+            &format!("{} (library)", compared.relative),
+            &format!("{} (live)", compared.relative),
+        )
+        .to_string();
+    Some(match secrets {
+        Some(secrets) if compared.holds_secrets => secrets.mask(&diff),
+        _ => diff,
+    })
 }
 
 /// Library files of the promotion with uncommitted changes (`git status` in the library;
@@ -510,6 +547,7 @@ fn retired(
             removed: 0,
             entries: Vec::new(),
             promoted: BTreeMap::new(),
+            re_referenced: BTreeMap::new(),
             error: None,
         };
         if args.allow_delete {
@@ -565,6 +603,12 @@ fn human(targets: &[TargetReport], args: &SyncArgs, pending: usize, reporter: &R
         out.push('\n');
         for (component, files) in &target.promoted {
             out.push_str(&format!("  promoted {component}: {}\n", files.join(", ")));
+        }
+        for (file, references) in &target.re_referenced {
+            out.push_str(&format!(
+                "  {file}: the live file held the value of {}; the library has the reference instead (kiln resolves references only in MCP and settings files)\n",
+                references.join(", ")
+            ));
         }
         for entry in &target.entries {
             let c = &entry.compared;
