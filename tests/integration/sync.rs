@@ -801,7 +801,10 @@ fn a_secret_pasted_into_a_live_skill_goes_back_as_its_reference_and_diffs_mask_v
         !dry.contains(VALUE.trim_start_matches("ctx7sk-")) || dry.contains("diff not shown"),
         "{dry}"
     );
-    assert!(dry.contains("diff not shown: this file holds resolved secrets"), "{dry}");
+    assert!(
+        dry.contains("diff not shown: this file holds resolved secrets"),
+        "{dry}"
+    );
 
     // Promotion writes the reference, never the value, into the library.
     let source = machine.source(&format!("{SKILL}/SKILL.md"));
@@ -842,5 +845,105 @@ fn a_secret_pasted_into_a_live_skill_goes_back_as_its_reference_and_diffs_mask_v
         read(&machine.source(&format!("{SKILL}/assets/rust-ci.yml"))),
         before,
         "nothing written"
+    );
+}
+
+#[test]
+fn adopt_new_turns_a_hand_made_skill_folder_into_a_component_and_deploys_it() {
+    let machine = Machine::new(&["claude-code"]);
+    assert_eq!(machine.sync(&[]).0, Some(0));
+    let dir = machine.home(".claude/skills/made-by-hand");
+    std::fs::create_dir_all(dir.join("scripts")).expect("mkdir");
+    let skill_text = "---\nname: made-by-hand\ndescription: mine\n---\nRun scripts/go.sh.\n";
+    std::fs::write(dir.join("SKILL.md"), skill_text).expect("skill");
+    std::fs::write(dir.join("scripts/go.sh"), "#!/bin/sh\necho go\n").expect("script");
+    make_executable(&dir.join("scripts/go.sh"));
+    std::fs::write(dir.join(".notes"), "dot-file kept\n").expect("dot-file");
+    let profile = machine.source("profiles/personal.profile.json");
+    let profile_before = read(&profile);
+
+    // Without --adopt-new it is only reported; a dry run with it says what it would do.
+    let (code, report, _) = machine.sync(&["--apply-promote"]);
+    assert_eq!(code, Some(0));
+    assert!(report.to_string().contains("--adopt-new"), "{report}");
+    let (code, report, _) = machine.sync(&["--apply-promote", "--adopt-new", "--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert!(report.to_string().contains("would adopt"), "{report}");
+    assert!(!machine.source("components/skills/made-by-hand").exists());
+    assert_eq!(read(&profile), profile_before, "a dry run writes nothing");
+
+    let (code, report, text) = machine.sync(&["--apply-promote", "--adopt-new"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        report.to_string().contains("adopted as skill:made-by-hand"),
+        "{report}"
+    );
+    let component = machine.source("components/skills/made-by-hand");
+    assert_eq!(
+        read(&component.join("SKILL.md")),
+        skill_text,
+        "byte for byte"
+    );
+    assert_eq!(read(&component.join(".notes")), "dot-file kept\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(component.join("scripts/go.sh"))
+            .expect("script")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "executable kept");
+    }
+    // The profile selects it, edited in place: its other lines are as they were.
+    let profile_after = read(&profile);
+    assert!(
+        profile_after.contains("\"made-by-hand\""),
+        "{profile_after}"
+    );
+    let changed: Vec<(&str, &str)> = profile_before
+        .lines()
+        .zip(profile_after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1, "only the skills line: {changed:?}");
+    assert_eq!(
+        profile_before.lines().count(),
+        profile_after.lines().count()
+    );
+
+    // kiln now manages the folder: deployed from the library (with its footer), and a second
+    // sync has nothing to do.
+    let live = read(&dir.join("SKILL.md"));
+    assert!(
+        live.starts_with(skill_text.trim_end()) && live.contains("kiln:observation"),
+        "{live}"
+    );
+    let (code, report, text) = machine.sync(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(entries(&report).is_empty(), "{report}");
+    let (code, text) = machine.sync_text(&["--dry-run"]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // A second hand-made folder whose name is taken by a different library skill is not adopted.
+    let clash = machine.home(".claude/skills/github-actions-ci-copy");
+    std::fs::create_dir_all(&clash).expect("mkdir");
+    std::fs::write(
+        clash.join("SKILL.md"),
+        "---\nname: x\ndescription: y\n---\nz\n",
+    )
+    .expect("skill");
+    std::fs::create_dir_all(machine.source("components/skills/github-actions-ci-copy"))
+        .expect("mkdir");
+    std::fs::write(
+        machine.source("components/skills/github-actions-ci-copy/SKILL.md"),
+        "---\nname: github-actions-ci-copy\ndescription: other\n---\nother\n",
+    )
+    .expect("library skill");
+    let (code, report, text) = machine.sync(&["--apply-promote", "--adopt-new"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(report.to_string().contains("not adopted"), "{report}");
+    assert_eq!(
+        read(&clash.join("SKILL.md")),
+        "---\nname: x\ndescription: y\n---\nz\n"
     );
 }

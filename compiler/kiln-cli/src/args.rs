@@ -300,8 +300,8 @@ pub struct SyncArgs {
     /// edit (with --apply-promote), `source` discards it.
     #[arg(long, value_enum)]
     pub prefer: Option<Prefer>,
-    /// With --apply-promote: report skill folders made by hand beside kiln's as adoptable
-    /// (turning them into components is not built yet).
+    /// With --apply-promote: turn skill folders made by hand beside kiln's into components
+    /// (copied byte for byte into components/skills/, added to the profile), then deploy them.
     #[arg(long, requires = "apply_promote")]
     pub adopt_new: bool,
     /// Discard every live edit (overwrite it with what the library says).

@@ -34,6 +34,10 @@ pub struct DeployOptions<'a> {
     /// Paths (relative to the root) whose live edit is discarded, as `force` does for all
     /// (`kiln sync --prefer source`).
     pub overwrite: &'a [String],
+    /// Folders (relative to the root) whose files kiln did not write it takes over, as
+    /// `adopt` does everywhere: `kiln sync --adopt-new` has just copied them into the library
+    /// byte for byte, so replacing them loses nothing.
+    pub adopt_under: &'a [String],
 }
 
 /// How read-only files are put in place.
@@ -474,6 +478,17 @@ impl Planned<'_> {
         step(self.relative, self.location, action)
     }
 
+    /// Whether a file kiln did not write here is taken over (`--adopt`, or a folder sync
+    /// just adopted).
+    fn adopts(&self) -> bool {
+        self.options.adopt
+            || self.options.adopt_under.iter().any(|folder| {
+                self.relative
+                    .strip_prefix(folder.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+    }
+
     /// The user's change to a file kiln deployed before, which deploy leaves alone; `None`
     /// when the file is as kiln left it, only needs repairing (deleted, mode changed), or
     /// `--force` overwrites it.
@@ -537,7 +552,7 @@ fn plan_link(file: &Planned<'_>, bytes: Vec<u8>, target: PathBuf, live: &Live) -
             Some(reason) => file.left_alone(reason, result),
             None => write(result, Action::Update),
         },
-        (Live::File { .. }, None) if file.options.force || file.options.adopt => {
+        (Live::File { .. }, None) if file.options.force || file.adopts() => {
             write(result, Action::Adopt)
         }
         (Live::File { .. }, None) => {
@@ -645,7 +660,7 @@ fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {
             }
             Some(false) => write(result, Action::Update, false),
             None if options.force => write(result, Action::Update, false),
-            None if options.adopt => write(result, Action::Adopt, false),
+            None if file.adopts() => write(result, Action::Adopt, false),
             None if options.backup => {
                 let to = backup_path(&file.location.path());
                 write(

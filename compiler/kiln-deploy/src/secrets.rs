@@ -436,7 +436,10 @@ mod tests {
             String::from_utf8(bytes).expect("utf8"),
             "Use op://v/github/token here; pin 1234.\n"
         );
-        assert_eq!(put_back.into_iter().collect::<Vec<_>>(), ["op://v/github/token"]);
+        assert_eq!(
+            put_back.into_iter().collect::<Vec<_>>(),
+            ["op://v/github/token"]
+        );
         let mut binary = vec![0xff, 0xfe, 0];
         binary.extend_from_slice(b"ghp_abcdefgh");
         assert_eq!(

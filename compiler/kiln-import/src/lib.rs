@@ -295,7 +295,7 @@ impl ImportPlan {
 /// Reads the source and plans every item against the library as it is (nothing is written).
 pub fn plan(request: &ImportRequest<'_>, force: bool) -> Result<ImportPlan, ImportError> {
     source::check_folder(request.source)?;
-    let mut items = match request.tool {
+    let items = match request.tool {
         "claude-code" => claude::items(request.source, request.scope),
         tool => layouts::items(tool, request.source, request.scope).ok_or_else(|| {
             ImportError::UnknownTool {
@@ -303,6 +303,38 @@ pub fn plan(request: &ImportRequest<'_>, force: bool) -> Result<ImportPlan, Impo
             }
         })?,
     };
+    Ok(finish(request, items, force, true))
+}
+
+/// Plans bringing hand-made skill folders into the library (`kiln sync --adopt-new`): only
+/// `<source>/<folder>/<name>/` for each of `names`, read as an import reads skills (byte for
+/// byte, every asset), and the profile extended to select them. The profile's `tools` are
+/// left as they are (the deployment that found the folders already uses the tool).
+pub fn plan_skill_folders(
+    request: &ImportRequest<'_>,
+    folder: &str,
+    names: &std::collections::BTreeSet<String>,
+) -> Result<ImportPlan, ImportError> {
+    source::check_folder(request.source)?;
+    let items = claude::skills(&request.source.join(folder), folder)
+        .into_iter()
+        .filter(|item| {
+            item.source
+                .strip_prefix(folder)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| names.contains(name.trim_end_matches('/')))
+        })
+        .collect();
+    Ok(finish(request, items, false, false))
+}
+
+/// Claims, settles and sorts the items, and plans the profile selecting them.
+fn finish(
+    request: &ImportRequest<'_>,
+    mut items: Vec<Item>,
+    force: bool,
+    add_tool: bool,
+) -> ImportPlan {
     claim_unique_targets(&mut items);
     for item in &mut items {
         settle(item, request.components, force);
@@ -314,15 +346,15 @@ pub fn plan(request: &ImportRequest<'_>, force: bool) -> Result<ImportPlan, Impo
             &b.source,
         ))
     });
-    let (profile_bytes, profile_changes) = profile(request, &items);
-    Ok(ImportPlan {
+    let (profile_bytes, profile_changes) = profile(request, &items, add_tool);
+    ImportPlan {
         tool: request.tool.to_string(),
         scope: request.scope,
         items,
         profile: format!("{}.profile.json", request.profile),
         profile_changes,
         profile_bytes,
-    })
+    }
 }
 
 /// Two items that would write the same library file: the second is not imported (never a
@@ -401,12 +433,21 @@ fn file_state(path: &Path, content: &Content) -> FileState {
 }
 
 /// The profile selecting every imported component (ids listed, so nothing else in the
-/// library is pulled in), merged into an existing profile of that name.
-fn profile(request: &ImportRequest<'_>, items: &[Item]) -> (Vec<u8>, bool) {
+/// library is pulled in), merged into an existing profile of that name — edited in place, so
+/// its comments and layout stay, when its selectors have the usual shape.
+fn profile(request: &ImportRequest<'_>, items: &[Item], add_tool: bool) -> (Vec<u8>, bool) {
     let path = request
         .profiles
         .join(format!("{}.profile.json", request.profile));
     let on_disk = std::fs::read(&path).ok();
+    if let Some(edited) = on_disk
+        .as_deref()
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(|text| edit_profile_in_place(text, request, items, add_tool))
+    {
+        let unchanged = on_disk.as_deref() == Some(edited.as_bytes());
+        return (edited.into_bytes(), !unchanged);
+    }
     let existing: Option<serde_json::Value> = on_disk
         .as_deref()
         .and_then(|bytes| serde_json::from_slice(bytes).ok());
@@ -445,9 +486,10 @@ fn profile(request: &ImportRequest<'_>, items: &[Item]) -> (Vec<u8>, bool) {
             includes.push(serde_json::Value::String(id.clone()));
         }
     }
-    if let Some(tools) = profile
-        .as_object_mut()
-        .map(|p| p.entry("tools").or_insert_with(|| serde_json::json!({})))
+    if add_tool
+        && let Some(tools) = profile
+            .as_object_mut()
+            .map(|p| p.entry("tools").or_insert_with(|| serde_json::json!({})))
         && let Some(tools) = tools.as_object_mut()
     {
         tools
@@ -458,6 +500,55 @@ fn profile(request: &ImportRequest<'_>, items: &[Item]) -> (Vec<u8>, bool) {
     bytes.push(b'\n');
     let unchanged = on_disk.as_deref() == Some(bytes.as_slice());
     (bytes, !unchanged)
+}
+
+/// The ids appended to each selector's `include` array of the profile's own text (`None`
+/// when a selector or `tools` has a shape this edit does not know: the caller rewrites).
+fn edit_profile_in_place(
+    text: &str,
+    request: &ImportRequest<'_>,
+    items: &[Item],
+    add_tool: bool,
+) -> Option<String> {
+    use jsonc_parser::cst::{CstInputValue, CstRootNode};
+    let root = CstRootNode::parse(text, &jsonc_parser::ParseOptions::default()).ok()?;
+    let profile = root.object_value()?;
+    let kept = items.iter().filter(|item| {
+        matches!(
+            item.outcome,
+            Outcome::Imported | Outcome::ImportedWithWarnings | Outcome::Unchanged
+        )
+    });
+    for item in kept {
+        let (Some(id), Some(key)) = (&item.id, profile_key(item.kind)) else {
+            continue;
+        };
+        let includes = profile
+            .object_value_or_create(key)?
+            .array_value_or_create("include")?;
+        let listed = includes.elements().iter().any(|element| {
+            element
+                .as_string_lit()
+                .and_then(|lit| lit.decoded_value().ok())
+                .is_some_and(|value| value == *id)
+        });
+        if !listed {
+            includes.append(CstInputValue::String(id.clone()));
+        }
+    }
+    if add_tool {
+        let tools = profile.object_value_or_create("tools")?;
+        if tools.get(request.tool).is_none() {
+            tools.append(
+                request.tool,
+                CstInputValue::Object(vec![(
+                    "scope".to_string(),
+                    CstInputValue::String(request.scope.as_str().to_string()),
+                )]),
+            );
+        }
+    }
+    Some(root.to_string())
 }
 
 fn profile_key(kind: &str) -> Option<&'static str> {

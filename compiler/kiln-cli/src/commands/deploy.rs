@@ -117,6 +117,7 @@ pub fn run(
             backup: args.backup,
             force: args.force,
             overwrite: &[],
+            adopt_under: &[],
         },
         dry_run: args.dry_run,
         op_command: op_command.clone(),

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use kiln_core::Diagnostic;
 use kiln_deploy::deploy::{DeployRequest, LinkMode, Target, deploy, deployment_secrets};
-use kiln_deploy::secrets::Secrets;
 use kiln_deploy::plan::DeployOptions;
+use kiln_deploy::secrets::Secrets;
 use kiln_deploy::sync::{Compared, Comparison, compare, promote};
 use kiln_model::{MachineToolSpec, SyncMode, SyncScope};
 use serde::Serialize;
@@ -297,7 +297,13 @@ impl OneTarget<'_> {
                 }
                 .to_string()
             } else if c.comparison == Comparison::AdoptCandidate {
-                "adoptable: move it into components/skills/ (or delete it) to manage it".to_string()
+                if args.adopt_new && args.dry_run {
+                    "would adopt: copied into components/skills/ and selected by the profile"
+                        .to_string()
+                } else {
+                    "adoptable: `kiln sync --apply-promote --adopt-new` makes it a component (or delete it)"
+                        .to_string()
+                }
             } else if to_promote.iter().any(|p| p.relative == c.relative) {
                 if args.dry_run {
                     "would promote LIVE → SOURCE"
@@ -365,10 +371,18 @@ impl OneTarget<'_> {
                     dirty.join(", ")
                 ));
             }
-            let promoted = promote(&to_promote, self.library, secrets.as_ref())
-                .map_err(|e| e.to_string())?;
+            let promoted =
+                promote(&to_promote, self.library, secrets.as_ref()).map_err(|e| e.to_string())?;
             report.promoted = promoted.components;
             report.re_referenced = promoted.re_referenced;
+        }
+        // After the promotion, which may still refuse: nothing is adopted then.
+        let adopted = if args.adopt_new {
+            self.adopt(&compared, report)?
+        } else {
+            Vec::new()
+        };
+        if !to_promote.is_empty() || !adopted.is_empty() {
             rebuild()?;
         }
         // A promoted file's edit is in the library now: what dist makes of it (the footer
@@ -378,6 +392,7 @@ impl OneTarget<'_> {
         let options = DeployOptions {
             force: args.force,
             overwrite: &overwrite,
+            adopt_under: &adopted,
             ..DeployOptions::default()
         };
         let mut request = self.request(false, options);
@@ -396,6 +411,86 @@ impl OneTarget<'_> {
         let pending = report.entries.iter().any(|e| e.pending);
         report.outcome = if pending { "pending" } else { "synced" }.to_string();
         Ok(())
+    }
+}
+
+impl OneTarget<'_> {
+    /// `--adopt-new`: each hand-made skill folder beside kiln's becomes a component (copied
+    /// byte for byte, as `kiln import` reads skills) selected by the profile. Returns the
+    /// folders adopted (relative to the root), which the deploy then takes over; a folder
+    /// that cannot be adopted (a component of that name exists) is reported and left alone.
+    fn adopt(
+        &self,
+        compared: &[Compared],
+        report: &mut TargetReport,
+    ) -> Result<Vec<String>, String> {
+        let mut by_folder: BTreeMap<(PathBuf, String), BTreeSet<String>> = BTreeMap::new();
+        for c in compared
+            .iter()
+            .filter(|c| c.comparison == Comparison::AdoptCandidate)
+        {
+            let Some((folder, name)) = c.relative.rsplit_once('/') else {
+                continue;
+            };
+            let depth = c.relative.split('/').count();
+            let Some(root) = c.path.ancestors().nth(depth) else {
+                continue;
+            };
+            by_folder
+                .entry((root.to_path_buf(), folder.to_string()))
+                .or_default()
+                .insert(name.to_string());
+        }
+        let mut adopted = Vec::new();
+        for ((root, folder), names) in by_folder {
+            let request = kiln_import::ImportRequest {
+                tool: self.tool,
+                source: &root,
+                scope: match self.target {
+                    Target::Global => kiln_import::ImportScope::Global,
+                    Target::Project(_) => kiln_import::ImportScope::Project,
+                },
+                components: &self.library.join("components"),
+                profiles: &self.library.join("profiles"),
+                profile: self.profile,
+            };
+            let plan = kiln_import::plan_skill_folders(&request, &folder, &names)
+                .map_err(|e| e.to_string())?;
+            kiln_import::apply(&plan, &request).map_err(|e| e.to_string())?;
+            for item in &plan.items {
+                let entry = report
+                    .entries
+                    .iter_mut()
+                    .find(|e| e.compared.relative == item.source);
+                let taken = matches!(
+                    item.outcome,
+                    kiln_import::Outcome::Imported
+                        | kiln_import::Outcome::ImportedWithWarnings
+                        | kiln_import::Outcome::Unchanged
+                );
+                if let Some(entry) = entry {
+                    entry.action = if taken {
+                        format!(
+                            "adopted as skill:{} (components/skills/{}/, selected by profiles/{})",
+                            item.id.as_deref().unwrap_or_default(),
+                            item.id.as_deref().unwrap_or_default(),
+                            plan.profile
+                        )
+                    } else {
+                        format!(
+                            "not adopted: {}",
+                            item.reason.clone().unwrap_or_else(|| {
+                                "a component of that name exists with other content; rename the folder".to_string()
+                            })
+                        )
+                    };
+                }
+                if taken {
+                    adopted.push(item.source.clone());
+                }
+            }
+        }
+        Ok(adopted)
     }
 }
 
