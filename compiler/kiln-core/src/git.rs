@@ -1,51 +1,137 @@
-//! The library's git working tree, read-only: which library files have uncommitted changes
-//! (`kiln sync` refuses to promote into them). Runs `git status`; gix would avoid the process
-//! but costs minutes of compile time on the 2-core CI for one question (a later change).
+//! The library's git working tree, read-only with gix (no `git` program needed): which library
+//! files have uncommitted changes (`kiln sync` refuses to promote into them). kiln never
+//! writes to the repository, its index included.
 
 use std::path::Path;
 
-/// The paths among `paths` (library-relative) that are modified, added, deleted or untracked
-/// in the working tree at `library`. Empty when `library` is not in a git working tree or git
-/// is not installed (nothing to protect then).
-pub fn dirty_paths(library: &Path, paths: &[&str]) -> Vec<String> {
+/// The paths among `paths` (library-relative, `/`-separated) that are modified, staged,
+/// deleted or untracked in the working tree holding `library`. Empty when `library` is in no
+/// git working tree (nothing to protect then); an error when the repository cannot be read
+/// (the caller refuses rather than guess).
+pub fn dirty_paths(library: &Path, paths: &[&str]) -> Result<Vec<String>, String> {
     if paths.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(library)
-        .args([
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--",
-        ])
-        .args(paths)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output();
-    let Ok(output) = output else {
-        return Vec::new();
+    use gix::discover::upwards::Error as NotFound;
+    if let Err(error) = gix::discover::upwards(library) {
+        let not_found = matches!(
+            error.downcast_any_ref::<NotFound>(),
+            Some(
+                NotFound::NoGitRepository { .. }
+                    | NotFound::NoGitRepositoryWithinCeiling { .. }
+                    | NotFound::NoGitRepositoryWithinFs { .. }
+            )
+        );
+        return if not_found {
+            Ok(Vec::new())
+        } else {
+            Err(format!("cannot open the library's git repository: {error}"))
+        };
+    }
+    let repository = gix::discover(library)
+        .map_err(|error| format!("cannot open the library's git repository: {error}"))?;
+    let Some(workdir) = repository.workdir() else {
+        return Ok(Vec::new());
     };
-    if !output.status.success() {
-        return Vec::new();
+    // The library may sit below the repository's root: compare repository-relative paths.
+    let (Ok(workdir), Ok(library)) = (workdir.canonicalize(), library.canonicalize()) else {
+        return Ok(Vec::new());
+    };
+    let prefix = library
+        .strip_prefix(&workdir)
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default();
+    let in_repository = |path: &str| {
+        if prefix.is_empty() {
+            path.to_string()
+        } else {
+            format!("{prefix}/{path}")
+        }
+    };
+    let wanted: Vec<(String, &str)> = paths.iter().map(|p| (in_repository(p), *p)).collect();
+    let fail = |error: &dyn std::fmt::Display| {
+        format!(
+            "cannot read the git status of `{}`: {error}",
+            workdir.display()
+        )
+    };
+    let status = repository
+        .status(gix::progress::Discard)
+        .map_err(|e| fail(&e))?
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        .index_worktree_submodules(None)
+        .into_iter(None)
+        .map_err(|e| fail(&e))?;
+    let mut dirty = std::collections::BTreeSet::new();
+    for item in status {
+        let item = item.map_err(|e| fail(&e))?;
+        let location = item.location().to_string();
+        for (path, asked) in &wanted {
+            if location == *path {
+                dirty.insert((*asked).to_string());
+            }
+        }
     }
-    // `XY path\0` (a rename adds `\0old`); paths are relative to the repository root, which
-    // may sit above the library: match on the end.
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut dirty: Vec<String> = paths
-        .iter()
-        .filter(|path| {
-            text.split('\0')
-                .filter(|record| record.len() > 3)
-                .any(|record| {
-                    let named = &record[3..];
-                    named == **path || named.ends_with(&format!("/{path}"))
-                })
-        })
-        .map(ToString::to_string)
-        .collect();
-    dirty.sort();
-    dirty
+    Ok(dirty.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .output()
+            .expect("git");
+        assert!(status.status.success(), "git {args:?}");
+    }
+
+    #[test]
+    fn modified_staged_and_untracked_files_are_dirty_committed_ones_are_not() {
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = dir.path();
+        let library = repo.join("library");
+        std::fs::create_dir_all(library.join("skills/x")).expect("mkdir");
+        for name in ["clean.md", "modified.md", "staged.md"] {
+            std::fs::write(library.join("skills/x").join(name), "one\n").expect("write");
+        }
+        git(repo, &["init", "-q"]);
+        git(repo, &["add", "-A"]);
+        git(repo, &["commit", "-q", "-m", "c"]);
+        std::fs::write(library.join("skills/x/modified.md"), "two\n").expect("write");
+        std::fs::write(library.join("skills/x/staged.md"), "two\n").expect("write");
+        git(repo, &["add", "library/skills/x/staged.md"]);
+        std::fs::write(library.join("skills/x/new.md"), "new\n").expect("write");
+        let asked = [
+            "skills/x/clean.md",
+            "skills/x/modified.md",
+            "skills/x/staged.md",
+            "skills/x/new.md",
+        ];
+        assert_eq!(
+            dirty_paths(&library, &asked).expect("status"),
+            [
+                "skills/x/modified.md",
+                "skills/x/new.md",
+                "skills/x/staged.md"
+            ]
+        );
+        let outside = tempfile::tempdir().expect("dir");
+        assert_eq!(
+            dirty_paths(outside.path(), &asked).expect("no repository"),
+            Vec::<String>::new()
+        );
+    }
 }

@@ -363,7 +363,9 @@ impl OneTarget<'_> {
             let dirty = if args.allow_dirty_source {
                 Vec::new()
             } else {
-                dirty_sources(self.library, &to_promote)
+                dirty_sources(self.library, &to_promote).map_err(|error| {
+                    format!("promotion refused: {error}; rerun with --allow-dirty-source to promote anyway")
+                })?
             };
             if !dirty.is_empty() {
                 return Err(format!(
@@ -599,9 +601,9 @@ fn diff_of(compared: &Compared, secrets: Option<&Secrets>) -> Option<String> {
     })
 }
 
-/// Library files of the promotion with uncommitted changes (`git status` in the library;
-/// nothing when the library is not a git working tree).
-fn dirty_sources(library: &Path, entries: &[&Compared]) -> Vec<String> {
+/// Library files of the promotion with uncommitted changes (the library's git status, read
+/// with gix; nothing when the library is not a git working tree).
+fn dirty_sources(library: &Path, entries: &[&Compared]) -> Result<Vec<String>, String> {
     let paths: BTreeSet<&str> = entries
         .iter()
         .filter_map(|c| c.promote_to.as_deref())
