@@ -595,6 +595,14 @@ fn by_keyed_hash(file: &Planned<'_>, mut planned: Step, live: &Live) -> Step {
     planned
 }
 
+fn is_empty_container(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Array(items) => items.is_empty(),
+        serde_json::Value::Object(members) => members.is_empty(),
+        _ => false,
+    }
+}
+
 fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {
     let Planned {
         entry,
@@ -818,7 +826,11 @@ fn plan_merge(
         let current = owned_values(format, text, owned).map_err(fail)?;
         let clashing: Vec<&String> = current
             .iter()
-            .filter(|(k, v)| v.is_some() && v.as_ref() != fragment.pointer(k))
+            // An empty list or table loses nothing when kiln fills it.
+            .filter(|(k, v)| {
+                v.as_ref().is_some_and(|v| !is_empty_container(v))
+                    && v.as_ref() != fragment.pointer(k)
+            })
             .map(|(k, _)| k)
             .collect();
         if !clashing.is_empty() {

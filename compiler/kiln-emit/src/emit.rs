@@ -932,7 +932,11 @@ fn merge(
     let path = unit.path.clone().unwrap_or_default();
     let mut jsonc = false;
     let mut bases = BTreeSet::new();
-    for (member, view) in unit.members.iter().zip(views) {
+    // Spread members first: a settings component sets whole keys (`permissions`), which list
+    // outputs then add to (`permissions.deny`), whatever order the outputs are declared in.
+    let mut order: Vec<(&Member, &ComponentView)> = unit.members.iter().zip(views).collect();
+    order.sort_by_key(|(member, _)| tool.spec.outputs[member.output].collect != Collect::Spread);
+    for (member, view) in order {
         let output = &tool.spec.outputs[member.output];
         jsonc |= output.jsonc;
         if let Some(base) = &output.base
@@ -1052,7 +1056,18 @@ fn merge(
                     *table = serde_json::Value::Array(Vec::new());
                 }
                 if let serde_json::Value::Array(items) = table {
-                    items.push(entry);
+                    match entry {
+                        // A template that gives a list adds each of its items once (ignore
+                        // patterns as `permissions.deny` rules, beside a settings component's).
+                        serde_json::Value::Array(more) => {
+                            for item in more {
+                                if !items.contains(&item) {
+                                    items.push(item);
+                                }
+                            }
+                        }
+                        entry => items.push(entry),
+                    }
                 }
             }
         }

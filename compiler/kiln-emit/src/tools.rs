@@ -276,6 +276,7 @@ fn compile(
     );
     environment.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
     environment.add_filter("toml", toml_filter);
+    environment.add_filter("read_deny_rules", read_deny_rules);
     // Templates write JSON, TOML, YAML and Markdown; escaping is theirs to do (`tojson`,
     // `toml`), never implied by a file name ending in `.json.j2`.
     environment.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
@@ -425,9 +426,71 @@ fn toml_filter(value: minijinja::Value) -> Result<String, minijinja::Error> {
     Ok(value.to_string())
 }
 
+/// `{{ component.body | read_deny_rules }}`: gitignore lines as Claude Code `Read(…)`
+/// permission rules, for `permissions.deny`. Claude Code matches Read rules with gitignore
+/// semantics relative to the working directory (tool-formats.md, CC-PERMS); how an unanchored
+/// pattern is spelled (`./**/x`) is kiln's reading of that, not a documented example.
+/// Comments and blank lines are dropped; an exception (`!x`) cannot be a deny rule and is left
+/// out, which denies more rather than less.
+fn read_deny_rules(body: &str) -> Vec<String> {
+    let mut rules = Vec::new();
+    for line in body.lines() {
+        let pattern = line.trim_end();
+        if pattern.is_empty() || pattern.starts_with('#') || pattern.starts_with('!') {
+            continue;
+        }
+        // `\#` and `\!` escape a leading `#` or `!`.
+        let pattern = pattern
+            .strip_prefix('\\')
+            .filter(|rest| rest.starts_with(['#', '!']))
+            .unwrap_or(pattern);
+        let (pattern, folder) = match pattern.strip_suffix('/') {
+            Some(folder) => (folder, true),
+            None => (pattern, false),
+        };
+        // A slash anywhere but at the end anchors a gitignore pattern to the root.
+        let anchored = pattern.contains('/');
+        let pattern = pattern.trim_start_matches('/');
+        if pattern.is_empty() {
+            continue;
+        }
+        let mut rule = if anchored || pattern.starts_with("**") {
+            format!("./{pattern}")
+        } else {
+            format!("./**/{pattern}")
+        };
+        if folder {
+            rule.push_str("/**");
+        }
+        let rule = format!("Read({rule})");
+        if !rules.contains(&rule) {
+            rules.push(rule);
+        }
+    }
+    rules
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gitignore_lines_become_read_rules() {
+        let body = "# build\ndist/\n/target\n*.min.js\n.env\nsecrets/**\n!secrets/public.txt\n\\#hash\ndocs/private/\n**/cache\n\n.env\n";
+        assert_eq!(
+            read_deny_rules(body),
+            [
+                "Read(./**/dist/**)",
+                "Read(./target)",
+                "Read(./**/*.min.js)",
+                "Read(./**/.env)",
+                "Read(./secrets/**)",
+                "Read(./**/#hash)",
+                "Read(./docs/private/**)",
+                "Read(./**/cache)",
+            ]
+        );
+    }
 
     #[test]
     fn builtin_tools_load_without_problems() {

@@ -282,7 +282,7 @@ pub(crate) fn items(tool: &str, source: &Path, scope: ImportScope) -> Option<Vec
 }
 
 /// An ignore file, verbatim (kiln's own header line, if it wrote the file, is dropped).
-fn ignore_item(path: &Path, shown: &str, id: &str) -> Item {
+pub(crate) fn ignore_item(path: &Path, shown: &str, id: &str) -> Item {
     let text = match crate::source::read_text(path) {
         Ok(text) => text,
         Err(reason) => return Item::not_imported("ignore", shown, reason),

@@ -303,6 +303,15 @@ pub fn plan(request: &ImportRequest<'_>, force: bool) -> Result<ImportPlan, Impo
             }
         })?,
     };
+    let mut items = items;
+    // `.aiignore` (JetBrains AI Assistant and Junie) sits in projects beside every tool's files;
+    // kiln has no such tool, so its patterns go to the ignore files of the tools it builds.
+    let ai_ignore = request.source.join(".aiignore");
+    if request.scope == ImportScope::Project && ai_ignore.is_file() {
+        items.push(layouts::ignore_item(&ai_ignore, ".aiignore", "aiignore").with_warnings(vec![
+            "kiln has no tool that reads `.aiignore` itself: its patterns go to each built tool's ignore file (.cursorignore, .geminiignore, …, Claude Code's permissions.deny)".to_string(),
+        ]));
+    }
     Ok(finish(request, items, force, true))
 }
 
