@@ -408,7 +408,46 @@ fn tool_homes_import_and_deploy_back_equal_as_data() {
         (
             "copilot",
             "copilot-project-instructions-prompts-agents-and-vscode-servers",
-            &[(".vscode/mcp.json", "/servers", ".vscode/mcp.json")],
+            &[
+                (".vscode/mcp.json", "/servers", ".vscode/mcp.json"),
+                (
+                    ".github/prompts/test.prompt.md",
+                    BYTES,
+                    ".github/prompts/test.prompt.md",
+                ),
+            ],
+        ),
+        (
+            "windsurf",
+            "windsurf-project-triggers-workflows-and-server-url",
+            &[(
+                ".windsurf/workflows/ship.md",
+                BYTES,
+                ".windsurf/workflows/ship.md",
+            )],
+        ),
+        (
+            "cline",
+            "cline-project-rules-workflows-skills-and-ignore",
+            &[
+                (".clinerules/commits.md", "", ".clinerules/commits.md"),
+                // Cline reads `.clinerules/*.md`: a nested rule comes back flat, joined.
+                (
+                    ".clinerules/backend/style.md",
+                    "",
+                    ".clinerules/backend-style.md",
+                ),
+                (
+                    ".clinerules/workflows/release.md",
+                    "",
+                    ".clinerules/workflows/release.md",
+                ),
+                (
+                    ".cline/skills/deploy-check/SKILL.md",
+                    BYTES,
+                    ".cline/skills/deploy-check/SKILL.md",
+                ),
+            ],
         ),
         (
             "zed",
@@ -459,6 +498,18 @@ fn tool_homes_import_and_deploy_back_equal_as_data() {
             scene.library.sandbox().home()
         };
         for (source, pointer, target) in *files {
+            if *pointer == BYTES {
+                let read = |path: &Path| {
+                    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                };
+                assert_eq!(
+                    String::from_utf8_lossy(&read(&deployed.join(target))),
+                    String::from_utf8_lossy(&read(&home.join(source))),
+                    "{tool}: {source} came back as {target} with other bytes"
+                );
+                compared += 1;
+                continue;
+            }
             let mut want = data(&home.join(source));
             // Gemini CLI reads `httpUrl` and `url` + `type: http` alike; kiln writes the latter.
             if let Some(Value::Object(server)) = want.pointer_mut("/mcpServers/api")
@@ -484,6 +535,9 @@ fn tool_homes_import_and_deploy_back_equal_as_data() {
         "tool homes: {compared} files or sections equal as data after import, build and deploy"
     );
 }
+
+/// The pointer of a check that compares the files byte for byte.
+const BYTES: &str = "=bytes";
 
 fn strip_empty_maps(value: &mut Value) {
     if let Value::Object(map) = value {

@@ -51,6 +51,10 @@ pub struct ComponentView {
     /// `targets`, `depends_on`, …), for tools whose format it is (an agent without `name`
     /// gets one): emitted byte for byte.
     pub frontmatter: Option<String>,
+    /// The top-level keys of `frontmatter`, in order: a tool's template emits the text as
+    /// written only when every key is one of its format's (a Copilot prompt imported from
+    /// Copilot), and builds its own frontmatter otherwise (a Claude Code command).
+    pub frontmatter_keys: Vec<String>,
     /// The blank lines between the frontmatter and the body as written (`body` starts at its
     /// first line of text), for emitting a file byte for byte.
     pub body_lead: String,
@@ -175,6 +179,7 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
         mcp: None,
         settings: None,
         frontmatter: component.frontmatter.as_deref().map(native_frontmatter),
+        frontmatter_keys: Vec::new(),
         body_lead: component
             .body
             .as_ref()
@@ -184,6 +189,11 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
             })
             .unwrap_or_default(),
     };
+    view.frontmatter_keys = view
+        .frontmatter
+        .as_deref()
+        .map(top_level_keys)
+        .unwrap_or_default();
     match &component.spec {
         ComponentSpec::RuleJson(_) | ComponentSpec::RuleMarkdown(_) => {
             if let Some(rule) = component.rule_fields() {
@@ -289,6 +299,16 @@ const KILN_KEYS: &[&str] = &[
     "targets",
     "template",
 ];
+
+/// The top-level keys of frontmatter text (lines that start a `key:` at column 0).
+fn top_level_keys(yaml: &str) -> Vec<String> {
+    yaml.lines()
+        .filter(|line| !line.starts_with([' ', '\t', '-', '#']) && line.contains(':'))
+        .filter_map(|line| line.split(':').next())
+        .map(|key| key.trim().trim_matches(['"', '\'']).to_string())
+        .filter(|key| !key.is_empty())
+        .collect()
+}
 
 /// Frontmatter text without kiln's own top-level keys (with their nested lines).
 fn native_frontmatter(yaml: &str) -> String {
