@@ -382,6 +382,11 @@ fn tool_homes_import_and_deploy_back_equal_as_data() {
                     "/hooks/PreToolUse",
                     ".codex/hooks.json",
                 ),
+                (
+                    ".codex/hooks.json",
+                    "/hooks/PermissionRequest",
+                    ".codex/hooks.json",
+                ),
             ],
         ),
         (
@@ -401,6 +406,11 @@ fn tool_homes_import_and_deploy_back_equal_as_data() {
                 (
                     ".gemini/settings.json",
                     "/mcpServers/api",
+                    ".gemini/settings.json",
+                ),
+                (
+                    ".gemini/settings.json",
+                    "/hooks/AfterModel",
                     ".gemini/settings.json",
                 ),
             ],
@@ -518,7 +528,14 @@ fn tool_homes_import_and_deploy_back_equal_as_data() {
                 server.insert("url".into(), url);
                 server.insert("type".into(), "http".into());
             }
-            let got = data(&deployed.join(target));
+            let mut got = data(&deployed.join(target));
+            // kiln names every Gemini CLI hook by its id (Gemini lists hooks by name); the
+            // unnamed original got the id `after-model-1`.
+            if let Some(Value::Object(handler)) = got.pointer_mut("/hooks/AfterModel/0/hooks/0")
+                && want.pointer("/hooks/AfterModel/0/hooks/0/name").is_none()
+            {
+                handler.remove("name");
+            }
             // An empty `env` or `headers` map says nothing; kiln does not write one back.
             let (mut want, mut got) = (want, got);
             strip_empty_maps(&mut want);

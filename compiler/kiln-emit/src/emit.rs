@@ -1111,6 +1111,19 @@ fn with_native(mut entry: serde_json::Value, view: &ComponentView) -> serde_json
             map.insert(key.clone(), value.clone());
         }
     }
+    if let Some(hook) = view.hook.as_ref().filter(|h| !h.native.is_empty()) {
+        // The handler: inside a matcher group (`{"matcher", "hooks": [handler]}`: Claude Code,
+        // Codex, Gemini CLI), or the entry itself (a flat list of handlers).
+        let handler = match entry.get_mut("hooks").and_then(|h| h.get_mut(0)) {
+            Some(handler) => handler,
+            None => &mut entry,
+        };
+        if let serde_json::Value::Object(map) = handler {
+            for (key, value) in &hook.native {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+    }
     entry
 }
 

@@ -112,6 +112,9 @@ pub struct HookView {
     pub timeout: Option<u32>,
     /// Timeout in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// The component's `native` keys for this tool, added to the handler as they are.
+    #[serde(skip)]
+    pub native: serde_json::Map<String, serde_json::Value>,
 }
 
 /// MCP server fields, with `${VAR}` rewritten to the tool's syntax where it has one.
@@ -265,6 +268,7 @@ pub fn view(component: &Component, tool: &ToolSpec, body: String) -> ComponentVi
                 prompt: hook.prompt.clone(),
                 timeout: hook.timeout,
                 timeout_ms: hook.timeout.map(|t| u64::from(t) * 1000),
+                native: hook.native.get(&tool.name).cloned().unwrap_or_default(),
             });
         }
         ComponentSpec::Mcp(mcp) => {

@@ -462,9 +462,12 @@ impl Hook<'_> {
                     && !(gemini && matches!(k.as_str(), "name" | "description"))
             })
             .collect();
-        if !extra.is_empty() {
-            return Item::unsupported_keys("hook", shown, &extra);
-        }
+        // Keys kiln's hook kind has no field for (`async`, `statusMessage`, …) are kept as
+        // this tool's own, written back into its handler only.
+        let native: Map<String, Value> = extra
+            .iter()
+            .map(|key| ((*key).clone(), fields[key.as_str()].clone()))
+            .collect();
         let Some(command) = fields.get(kind).and_then(Value::as_str) else {
             return Item::not_imported("hook", shown, format!("has no `{kind}` string"));
         };
@@ -493,6 +496,22 @@ impl Hook<'_> {
                 spec.insert("timeout".into(), timeout.clone());
             }
             None => {}
+        }
+        if !native.is_empty() {
+            warnings.push(format!(
+                "{} kept as {}'s own (`native.{}`), written back for {} only",
+                native
+                    .keys()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.tool,
+                self.tool,
+                self.tool
+            ));
+            let mut by_tool = Map::new();
+            by_tool.insert(self.tool.to_string(), Value::Object(native));
+            spec.insert("native".into(), Value::Object(by_tool));
         }
         let named = fields
             .get("name")

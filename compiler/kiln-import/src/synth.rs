@@ -170,7 +170,7 @@ pub fn write_home(home: &Path, size: HomeSize) -> std::io::Result<Written> {
                 { "matcher": "Bash", "hooks": [ { "type": "command", "command": "~/.claude/hooks/guard.sh", "timeout": 10 } ] }
             ],
             "SessionStart": [
-                { "hooks": [ { "type": "command", "command": "echo started" } ] }
+                { "hooks": [ { "type": "command", "command": "echo started", "async": true, "statusMessage": "Starting up" } ] }
             ],
             "Stop": [
                 { "hooks": [ { "type": "prompt", "prompt": "Is every task in $ARGUMENTS done?", "timeout": 30 } ] }

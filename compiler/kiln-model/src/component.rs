@@ -335,6 +335,20 @@ pub enum HookEvent {
     Notification,
     /// Before the context is compacted.
     PreCompact,
+    /// After the context was compacted (Claude Code, Codex).
+    PostCompact,
+    /// The tool is about to ask the user for a permission (Claude Code, Codex).
+    PermissionRequest,
+    /// After a tool call failed (Claude Code).
+    PostToolUseFailure,
+    /// A subagent starts (Claude Code, Codex).
+    SubagentStart,
+    /// Before the model is called (Gemini CLI).
+    BeforeModel,
+    /// After the model answered (Gemini CLI).
+    AfterModel,
+    /// Before the model chooses tools (Gemini CLI).
+    BeforeToolSelection,
 }
 
 /// A lifecycle hook, `components/hooks/<id>.hook.json`.
@@ -366,6 +380,11 @@ pub struct HookSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3600))]
     pub timeout: Option<u32>,
+    /// Handler keys as one tool spells them, added to this hook's handler for that tool only
+    /// (`{"claude-code": {"async": true, "statusMessage": "Checking…"}}`). kiln passes them
+    /// through unchecked; the tool (and its schema in CI) judges them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub native: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// How an MCP server is reached.
