@@ -413,6 +413,11 @@ fn tool_homes_import_and_deploy_back_equal_as_data() {
                     "/hooks/AfterModel",
                     ".gemini/settings.json",
                 ),
+                (
+                    ".gemini/settings.json",
+                    "/hooks/BeforeTool",
+                    ".gemini/settings.json",
+                ),
             ],
         ),
         (
@@ -529,6 +534,14 @@ fn tool_homes_import_and_deploy_back_equal_as_data() {
                 server.insert("type".into(), "http".into());
             }
             let mut got = data(&deployed.join(target));
+            // kiln's matcher `run_shell_command` means exactly that tool; for Gemini CLI, whose
+            // matchers are regular expressions, kiln writes it anchored.
+            if let Some(Value::String(matcher)) = got.pointer_mut("/hooks/BeforeTool/0/matcher") {
+                *matcher = matcher
+                    .trim_start_matches("^(")
+                    .trim_end_matches(")$")
+                    .to_string();
+            }
             // kiln names every Gemini CLI hook by its id (Gemini lists hooks by name); the
             // unnamed original got the id `after-model-1`.
             if let Some(Value::Object(handler)) = got.pointer_mut("/hooks/AfterModel/0/hooks/0")

@@ -463,11 +463,7 @@ impl Hook<'_> {
             })
             .collect();
         // Keys kiln's hook kind has no field for (`async`, `statusMessage`, …) are kept as
-        // this tool's own, written back into its handler only.
-        let native: Map<String, Value> = extra
-            .iter()
-            .map(|key| ((*key).clone(), fields[key.as_str()].clone()))
-            .collect();
+        // this tool's own (`native`, below), written back into its handler only.
         let Some(command) = fields.get(kind).and_then(Value::as_str) else {
             return Item::not_imported("hook", shown, format!("has no `{kind}` string"));
         };
@@ -481,13 +477,19 @@ impl Hook<'_> {
         }
         spec.insert(kind.into(), Value::from(command));
         let mut warnings = Vec::new();
+        let mut native: Map<String, Value> = extra
+            .iter()
+            .map(|key| ((*key).clone(), fields[key.as_str()].clone()))
+            .collect();
         match fields.get("timeout") {
             Some(Value::Number(ms)) if gemini => {
                 let ms = ms.as_u64().unwrap_or(0);
                 let seconds = ms.div_ceil(1000);
                 if ms % 1000 != 0 {
+                    // Gemini CLI gets its milliseconds back; other tools the seconds.
+                    native.insert("timeout".into(), Value::from(ms));
                     warnings.push(format!(
-                        "timeout {ms} ms rounded up to {seconds} s (kiln counts hook timeouts in seconds)"
+                        "timeout {ms} ms: kept for Gemini CLI, {seconds} s for other tools (kiln counts hook timeouts in seconds)"
                     ));
                 }
                 spec.insert("timeout".into(), Value::from(seconds));
@@ -497,11 +499,11 @@ impl Hook<'_> {
             }
             None => {}
         }
-        if !native.is_empty() {
+        if !extra.is_empty() {
             warnings.push(format!(
                 "{} kept as {}'s own (`native.{}`), written back for {} only",
-                native
-                    .keys()
+                extra
+                    .iter()
                     .map(|k| format!("`{k}`"))
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -509,6 +511,8 @@ impl Hook<'_> {
                 self.tool,
                 self.tool
             ));
+        }
+        if !native.is_empty() {
             let mut by_tool = Map::new();
             by_tool.insert(self.tool.to_string(), Value::Object(native));
             spec.insert("native".into(), Value::Object(by_tool));
