@@ -575,3 +575,74 @@ fn strip_empty_maps(value: &mut Value) {
         map.values_mut().for_each(strip_empty_maps);
     }
 }
+
+#[test]
+fn the_same_server_from_two_tools_is_one_component_with_each_tools_native_keys() {
+    let scene = Scene::empty();
+    let home = &scene.source;
+    let write = |relative: &str, text: &str| {
+        let path = home.join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        ".gemini/settings.json",
+        r#"{ "mcpServers": { "api": { "url": "https://api.example.com/mcp", "type": "http", "timeout": 5000, "trust": true } } }"#,
+    );
+    write(
+        ".codex/config.toml",
+        "[mcp_servers.api]\nurl = \"https://api.example.com/mcp\"\nstartup_timeout_sec = 20\n",
+    );
+    write(
+        ".cursor/mcp.json",
+        r#"{ "mcpServers": { "api": { "url": "https://api.example.com/mcp", "type": "http" } } }"#,
+    );
+    let shown = home.display().to_string();
+    for tool in ["gemini", "codex", "cursor"] {
+        let output = scene.kiln(&["import", tool, shown.as_str()]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{tool}: {}",
+            scene.text(&output)
+        );
+    }
+    let component = scene.library.path().join("components/mcp/api.mcp.json");
+    let value: Value =
+        serde_json::from_str(&std::fs::read_to_string(&component).expect("component"))
+            .expect("json");
+    assert_eq!(value["url"], "https://api.example.com/mcp", "{value}");
+    assert_eq!(value["native"]["gemini"]["timeout"], 5000, "{value}");
+    assert_eq!(value["native"]["gemini"]["trust"], true, "{value}");
+    assert_eq!(
+        value["native"]["codex"]["startup_timeout_sec"], 20,
+        "{value}"
+    );
+    assert!(
+        value["native"].get("cursor").is_none(),
+        "cursor had nothing of its own: {value}"
+    );
+    // A second round is a no-op for every tool.
+    for tool in ["gemini", "codex", "cursor"] {
+        let output = scene.kiln(&["import", tool, shown.as_str(), "--format", "json"]);
+        let report: Value = serde_json::from_slice(&output.stdout).expect("json report");
+        let mcp: Vec<&Value> = report["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|item| item["kind"] == "mcp")
+            .collect();
+        assert!(
+            mcp.iter().all(|item| item["outcome"] == "unchanged"),
+            "{tool}: {mcp:?}"
+        );
+    }
+    // The same tool with other values of its own keys is a real difference: left alone.
+    write(
+        ".codex/config.toml",
+        "[mcp_servers.api]\nurl = \"https://api.example.com/mcp\"\nstartup_timeout_sec = 99\n",
+    );
+    let output = scene.kiln(&["import", "codex", shown.as_str(), "--format", "json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).expect("json report");
+    assert!(report.to_string().contains("\"exists\""), "{report}");
+}

@@ -403,6 +403,19 @@ fn settle(item: &mut Item, components: &Path, force: bool) {
         .iter()
         .map(|file| file_state(&components.join(&file.path), &file.content))
         .collect();
+    if !force && item.kind == "mcp" && states == [FileState::Different] {
+        match merge_native_server(item, components) {
+            Some(true) => {
+                item.outcome = Outcome::ImportedWithWarnings;
+                return;
+            }
+            Some(false) => {
+                item.outcome = Outcome::Unchanged;
+                return;
+            }
+            None => {}
+        }
+    }
     if states.iter().all(|s| *s == FileState::Same) {
         item.outcome = Outcome::Unchanged;
     } else if !force && states.contains(&FileState::Different) {
@@ -410,6 +423,69 @@ fn settle(item: &mut Item, components: &Path, force: bool) {
     } else if !item.warnings.is_empty() {
         item.outcome = Outcome::ImportedWithWarnings;
     }
+}
+
+/// The same server imported from a second tool: when the library's component says the same
+/// thing apart from other tools' `native` keys, the new tool's `native` map joins them (one
+/// component, each tool's own keys) instead of the import stopping at "exists". `Some(true)`:
+/// merged (the item now writes the merged file); `Some(false)`: nothing to add; `None`: a
+/// real difference.
+fn merge_native_server(item: &mut Item, components: &Path) -> Option<bool> {
+    let Some(file) = item.files.first() else {
+        return None;
+    };
+    let Content::Bytes { bytes, mode } = &file.content else {
+        return None;
+    };
+    let path = components.join(&file.path);
+    let parse = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| crate::mcp::parse_jsonc(text).ok())
+    };
+    let (Some(serde_json::Value::Object(mut existing)), Some(serde_json::Value::Object(mut new))) = (
+        std::fs::read(&path).ok().and_then(|b| parse(&b)),
+        parse(bytes),
+    ) else {
+        return None;
+    };
+    let native_of =
+        |map: &mut serde_json::Map<String, serde_json::Value>| match map.remove("native") {
+            Some(serde_json::Value::Object(native)) => native,
+            _ => serde_json::Map::new(),
+        };
+    let (mut merged_native, new_native) = (native_of(&mut existing), native_of(&mut new));
+    if existing != new {
+        return None;
+    }
+    let mut added = Vec::new();
+    for (tool, keys) in new_native {
+        match merged_native.get(&tool) {
+            Some(current) if *current == keys => {}
+            Some(_) => return None, // the same tool's keys differ: a real difference, left to --force
+            None => {
+                added.push(tool.clone());
+                merged_native.insert(tool, keys);
+            }
+        }
+    }
+    if added.is_empty() {
+        return Some(false);
+    }
+    existing.insert("native".into(), serde_json::Value::Object(merged_native));
+    let mut text =
+        serde_json::to_string_pretty(&serde_json::Value::Object(existing)).unwrap_or_default();
+    text.push('\n');
+    let mode = *mode;
+    item.files[0].content = Content::Bytes {
+        bytes: text.into_bytes(),
+        mode,
+    };
+    item.warnings.push(format!(
+        "the library already has this server (from another tool): native.{} added to it",
+        added.join(", native.")
+    ));
+    Some(true)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
