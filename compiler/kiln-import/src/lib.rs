@@ -431,9 +431,7 @@ fn settle(item: &mut Item, components: &Path, force: bool) {
 /// merged (the item now writes the merged file); `Some(false)`: nothing to add; `None`: a
 /// real difference.
 fn merge_native_server(item: &mut Item, components: &Path) -> Option<bool> {
-    let Some(file) = item.files.first() else {
-        return None;
-    };
+    let file = item.files.first()?;
     let Content::Bytes { bytes, mode } = &file.content else {
         return None;
     };
