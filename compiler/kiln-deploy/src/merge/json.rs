@@ -125,12 +125,26 @@ fn run(doc: &mut Doc, plan: &Plan) -> Result<(), OpError> {
             doc.remove(&path)?;
         }
     }
-    for (pointer, value) in &plan.sets {
-        if json_get(&live, &pointer.segments) != Some(value) {
+    let sets: Vec<(&Pointer, &Value)> = plan
+        .sets
+        .iter()
+        .filter(|(pointer, value)| json_get(&live, &pointer.segments) != Some(value))
+        .map(|(pointer, value)| (pointer, value))
+        .collect();
+    let nested = sets.iter().any(|(a, _)| {
+        sets.iter().any(|(b, _)| {
+            a.segments.len() < b.segments.len() && b.segments.starts_with(&a.segments)
+        })
+    });
+    if nested {
+        // A key inside another key being written (`permissions` and `permissions.deny`):
+        // one edit after the other, each on the text the last one left.
+        for (pointer, value) in sets {
             doc.set(pointer, value)?;
         }
+        return Ok(());
     }
-    Ok(())
+    doc.set_all(&sets)
 }
 
 /// Gives an [`OpError`] its position in the original live text.
@@ -312,6 +326,23 @@ fn write_value(out: &mut String, value: &Value, indent: &str, style: &Style, mul
     out.push(close);
 }
 
+/// `more` merged into `value` (objects member by member; anything else replaced).
+fn deep_merge(value: &mut Value, more: Value) {
+    match (value, more) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, item) in from {
+                match into.get_mut(&key) {
+                    Some(existing) => deep_merge(existing, item),
+                    None => {
+                        into.insert(key, item);
+                    }
+                }
+            }
+        }
+        (value, more) => *value = more,
+    }
+}
+
 /// A byte range of the text and what replaces it.
 type Edit = (usize, usize, String);
 
@@ -368,6 +399,81 @@ impl Doc {
         Ok(())
     }
 
+    /// Writes every `(pointer, value)` (none inside another) from one parse: replacements
+    /// in place, and the new members of each object as one insertion, so a file that gains
+    /// 1,000 servers is parsed once, not 1,000 times.
+    fn set_all(&mut self, sets: &[(&Pointer, &Value)]) -> Result<(), OpError> {
+        let Some(((first, first_value), rest)) = sets.split_first() else {
+            return Ok(());
+        };
+        if self.parse()?.is_none() {
+            // Only whitespace or comments: the first write gives the file its object.
+            self.set(first, first_value)?;
+            return self.set_all(rest);
+        }
+        let edits = {
+            let Some(root) = self.parse()? else {
+                return Err(OpError::Message(
+                    "internal error: no top-level value".into(),
+                ));
+            };
+            let ast::Value::Object(root_object) = &root else {
+                return Err(OpError::NotContainer {
+                    pointer: first.text.clone(),
+                    parent: Vec::new(),
+                });
+            };
+            let text = self.text.as_str();
+            let style = Style::detect(text, root_object);
+            let mut edits = Vec::new();
+            // New members per object (keyed by where it starts), in the order of `sets`.
+            let mut inserts: BTreeMap<usize, (&ast::Object<'_>, bool, Vec<(String, Value)>)> =
+                BTreeMap::new();
+            for (pointer, value) in sets {
+                let segments = &pointer.segments;
+                let mut object = root_object;
+                let mut roomy = true;
+                for (i, segment) in segments.iter().enumerate() {
+                    let Some(prop) = last_prop(object, segment) else {
+                        let nested = nest(&segments[i + 1..], value);
+                        let members = &mut inserts
+                            .entry(object.range.start)
+                            .or_insert_with(|| (object, roomy, Vec::new()))
+                            .2;
+                        // Two keys below one new member (`a.x`, `a.y`): one member holding both.
+                        match members.iter_mut().find(|(key, _)| key == segment) {
+                            Some((_, existing)) => deep_merge(existing, nested),
+                            None => members.push((segment.clone(), nested)),
+                        }
+                        break;
+                    };
+                    if i + 1 == segments.len() {
+                        edits.extend(replace_edits(text, object, prop, value, &style));
+                        break;
+                    }
+                    match &prop.value {
+                        ast::Value::Object(child) => {
+                            roomy = is_multiline(text, object);
+                            object = child;
+                        }
+                        _ => {
+                            return Err(OpError::NotContainer {
+                                pointer: pointer.text.clone(),
+                                parent: segments[..=i].to_vec(),
+                            });
+                        }
+                    }
+                }
+            }
+            for (object, roomy, members) in inserts.values() {
+                edits.extend(insert_edits(text, object, members, *roomy, &style));
+            }
+            edits
+        };
+        apply(&mut self.text, edits);
+        Ok(())
+    }
+
     /// Removes every member at `segments`, if present.
     fn remove(&mut self, segments: &[String]) -> Result<(), OpError> {
         let Some((key, parents)) = segments.split_last() else {
@@ -407,7 +513,13 @@ fn set_edits(
     for (i, segment) in segments.iter().enumerate() {
         let Some(prop) = last_prop(object, segment) else {
             let nested = nest(&segments[i + 1..], value);
-            return Ok(insert_edits(text, object, segment, &nested, roomy, &style));
+            return Ok(insert_edits(
+                text,
+                object,
+                &[(segment.clone(), nested)],
+                roomy,
+                &style,
+            ));
         };
         if i + 1 == segments.len() {
             return Ok(replace_edits(text, object, prop, value, &style));
@@ -461,40 +573,49 @@ fn member_indent(text: &str, object: &ast::Object<'_>, style: &Style) -> String 
 fn insert_edits(
     text: &str,
     object: &ast::Object<'_>,
-    key: &str,
-    value: &Value,
+    members: &[(String, Value)],
     roomy: bool,
     style: &Style,
 ) -> Vec<Edit> {
     let open = object.range.start;
     let close = object.range.end - 1;
-    let key = quote(key);
     let newline = style.newline;
     let multiline = is_multiline(text, object);
+    // `"key": value` for each member, laid out at `indent` (multi-line) or inline.
+    let lay = |indent: &str, multi: bool| -> Vec<String> {
+        members
+            .iter()
+            .map(|(key, value)| format!("{}: {}", quote(key), render(value, indent, style, multi)))
+            .collect()
+    };
     if let Some(last) = object.properties.last() {
         let end = last.value.end();
         let after = skip_trivia(text, end);
         let trailing_comma = text[after..].starts_with(',');
         if multiline {
-            // A new line after the last member and whatever comment ends its line.
+            // New lines after the last member and whatever comment ends its line.
             let indent = member_indent(text, object, style);
-            let member = format!(
-                "{newline}{indent}{key}: {}",
-                render(value, &indent, style, true)
-            );
+            let lines: Vec<String> = lay(&indent, true)
+                .into_iter()
+                .map(|member| format!("{newline}{indent}{member}"))
+                .collect();
             if trailing_comma {
                 let at = skip_line_trivia(text, after + 1);
-                vec![(at, at, format!("{member},"))]
+                vec![(at, at, lines.iter().map(|m| format!("{m},")).collect())]
             } else {
                 let at = skip_line_trivia(text, end);
-                vec![(end, end, ",".to_string()), (at, at, member)]
+                vec![(end, end, ",".to_string()), (at, at, lines.join(","))]
             }
         } else {
-            let member = format!("{key}: {}", render(value, "", style, false));
+            let inline = lay("", false);
             if trailing_comma {
-                vec![(after + 1, after + 1, format!(" {member},"))]
+                vec![(
+                    after + 1,
+                    after + 1,
+                    inline.iter().map(|m| format!(" {m},")).collect(),
+                )]
             } else {
-                vec![(end, end, format!(", {member}"))]
+                vec![(end, end, inline.iter().map(|m| format!(", {m}")).collect())]
             }
         }
     } else {
@@ -503,30 +624,28 @@ fn insert_edits(
         if interior.trim().is_empty() && roomy {
             let outer = line_indent(text, open);
             let indent = format!("{outer}{}", style.unit);
-            let rendered = render(value, &indent, style, true);
+            let joined = lay(&indent, true).join(&format!(",{newline}{indent}"));
             vec![(
                 open + 1,
                 close,
-                format!("{newline}{indent}{key}: {rendered}{newline}{outer}"),
+                format!("{newline}{indent}{joined}{newline}{outer}"),
             )]
         } else if interior.trim().is_empty() {
-            vec![(
-                open + 1,
-                close,
-                format!("{key}: {}", render(value, "", style, false)),
-            )]
+            vec![(open + 1, close, lay("", false).join(", "))]
         } else if multiline {
-            // Only comments inside: the member goes on a new line after them.
+            // Only comments inside: the members go on new lines after them.
             let indent = format!("{}{}", line_indent(text, open), style.unit);
-            let rendered = render(value, &indent, style, true);
-            vec![(
-                content_end,
-                content_end,
-                format!("{newline}{indent}{key}: {rendered}"),
-            )]
+            let lines: Vec<String> = lay(&indent, true)
+                .into_iter()
+                .map(|member| format!("{newline}{indent}{member}"))
+                .collect();
+            vec![(content_end, content_end, lines.join(","))]
         } else {
-            let rendered = render(value, "", style, false);
-            vec![(content_end, content_end, format!(" {key}: {rendered}"))]
+            let inline: Vec<String> = lay("", false)
+                .into_iter()
+                .map(|m| format!(" {m}"))
+                .collect();
+            vec![(content_end, content_end, inline.join(","))]
         }
     }
 }
@@ -619,6 +738,85 @@ mod tests {
             "{\n  \"mcpServers\": {\n    \"memory\": {\n      \"args\": [\n        \"-y\",\n        \"m\"\n      ],\n      \"command\": \"npx\"\n    }\n  },\n  \"version\": 2\n}\n"
         );
         assert_eq!(ok(MergeFormat::Json, None, &json!({}), &[], &[]), "{}\n");
+    }
+
+    /// What writing each key on its own (a parse per key, as before) gives.
+    fn one_by_one(live: &str, jsonc: bool, sets: &[(&str, serde_json::Value)]) -> String {
+        let mut doc = super::Doc {
+            text: live.to_string(),
+            jsonc,
+        };
+        for (pointer, value) in sets {
+            let pointer = crate::merge::parse_pointer(pointer).expect("pointer");
+            doc.set(&pointer, value).expect("set");
+        }
+        doc.text
+    }
+
+    fn all_at_once(live: &str, jsonc: bool, sets: &[(&str, serde_json::Value)]) -> String {
+        let mut doc = super::Doc {
+            text: live.to_string(),
+            jsonc,
+        };
+        let pointers: Vec<crate::merge::Pointer> = sets
+            .iter()
+            .map(|(p, _)| crate::merge::parse_pointer(p).expect("pointer"))
+            .collect();
+        let batch: Vec<(&crate::merge::Pointer, &serde_json::Value)> =
+            pointers.iter().zip(sets.iter().map(|(_, v)| v)).collect();
+        doc.set_all(&batch).expect("set_all");
+        doc.text
+    }
+
+    #[test]
+    fn writing_every_key_from_one_parse_gives_the_text_one_parse_per_key_gives() {
+        let lives = [
+            (
+                "{\n  \"theme\": \"dark\",\n  \"mcpServers\": {\n    \"mine\": {}\n  }\n}\n",
+                false,
+            ),
+            (
+                "{\"theme\": \"dark\", \"mcpServers\": {\"mine\": 1}}",
+                false,
+            ),
+            (
+                "{\n  // user\n  \"mcpServers\": {\n    \"mine\": 1, // mine\n  },\n}\n",
+                true,
+            ),
+            ("{}\n", false),
+            ("{\n}\n", false),
+            ("{\n  // only a comment\n}\n", true),
+            (
+                "{\r\n\t\"mcpServers\": {\r\n\t\t\"mine\": 1\r\n\t}\r\n}\r\n",
+                false,
+            ),
+            ("{\"mcpServers\": {}}", false),
+        ];
+        // Sorted, as a plan's writes are (owned keys are kept sorted).
+        let sets = [
+            (
+                "/mcpServers/a",
+                json!({"command": "npx", "args": ["-y", "a"]}),
+            ),
+            ("/mcpServers/b", json!("two")),
+            ("/mcpServers/mine", json!({"command": "replaced"})),
+            ("/new/x", json!(1)),
+            ("/new/y", json!([1, 2])),
+            ("/theme", json!("light")),
+            ("/top", json!(true)),
+        ];
+        let mut compared = 0;
+        for (live, jsonc) in lives {
+            for n in 1..=sets.len() {
+                assert_eq!(
+                    all_at_once(live, jsonc, &sets[..n]),
+                    one_by_one(live, jsonc, &sets[..n]),
+                    "{live:?} with the first {n} keys"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 56);
     }
 
     #[test]

@@ -412,6 +412,7 @@ impl Plan {
 }
 
 /// Why one write failed, before it is given a position in the live text.
+#[derive(Debug)]
 enum OpError {
     /// The value at `parent` (a proper prefix of `pointer`) is not an object/table.
     NotContainer {
