@@ -343,6 +343,9 @@ fn deep_merge(value: &mut Value, more: Value) {
     }
 }
 
+/// The new members of one object (and whether it sits where a multi-line layout is expected).
+type PendingInsert<'x, 'a> = (&'x ast::Object<'a>, bool, Vec<(String, Value)>);
+
 /// A byte range of the text and what replaces it.
 type Edit = (usize, usize, String);
 
@@ -427,8 +430,7 @@ impl Doc {
             let style = Style::detect(text, root_object);
             let mut edits = Vec::new();
             // New members per object (keyed by where it starts), in the order of `sets`.
-            let mut inserts: BTreeMap<usize, (&ast::Object<'_>, bool, Vec<(String, Value)>)> =
-                BTreeMap::new();
+            let mut inserts: BTreeMap<usize, PendingInsert<'_, '_>> = BTreeMap::new();
             for (pointer, value) in sets {
                 let segments = &pointer.segments;
                 let mut object = root_object;
