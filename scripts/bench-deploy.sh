@@ -7,14 +7,19 @@
 # into an empty temporary HOME plus project scope into an empty project), `cp -r` of the same
 # dist trees (the I/O floor), a no-op deploy (nothing changed), `kiln check` over everything
 # deployed, and `sha256sum` (or `b3sum` when installed) over the deployed files (the hashing
-# floor for check). Secrets resolve through a fake `op`. Env: RUNS (default 5).
+# floor for check). Secrets resolve through a fake `op`. Env: RUNS (default 5), KILN_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("${@:-10000}")
 [ $# -eq 0 ] && sizes=(10000)
 runs=${RUNS:-5}
-cargo build --release --locked -q -p kiln-cli
-kiln="$PWD/target/release/kiln"
+# KILN_BIN: a kiln binary to measure instead (a before/after comparison of two builds).
+if [ -n "${KILN_BIN:-}" ]; then
+  kiln="$KILN_BIN"
+else
+  cargo build --release --locked -q -p kiln-cli
+  kiln="$PWD/target/release/kiln"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 hasher=sha256sum
