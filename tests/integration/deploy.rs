@@ -2118,3 +2118,77 @@ fn a_skills_own_symlink_deploys_as_the_same_symlink_in_copy_and_symlink_mode() {
     );
     assert!(std::fs::symlink_metadata(live.join("changes")).is_err());
 }
+
+#[test]
+#[cfg(unix)]
+fn a_skills_folder_symlink_deploys_as_the_same_folder_symlink() {
+    let machine = Machine::new();
+    let skill = machine
+        .library
+        .path()
+        .join("components/skills/github-actions-ci");
+    // `tools -> scripts`: the folder's files ship once, and the link stays a link.
+    std::os::unix::fs::symlink("scripts", skill.join("tools")).expect("link");
+    let live = machine.home(".claude/skills/github-actions-ci");
+    for mode in ["copy", "symlink"] {
+        let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{mode}: {}",
+            text(&output, &machine)
+        );
+        assert_eq!(
+            std::fs::read_link(live.join("tools")).expect("a symlink"),
+            Path::new("scripts"),
+            "{mode}"
+        );
+        assert_eq!(
+            std::fs::read(live.join("tools/pin-action.sh")).expect("read through the link"),
+            std::fs::read(skill.join("scripts/pin-action.sh")).expect("source"),
+        );
+        let again = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
+        assert!(
+            !text(&again, &machine).contains("tools"),
+            "{mode}: {}",
+            text(&again, &machine)
+        );
+        assert_eq!(machine.kiln(&["check"]).status.code(), Some(0), "{mode}");
+    }
+    // The record holds the link, not a second copy of the folder's files.
+    let dist = machine
+        .library
+        .path()
+        .join("dist/claude-code/personal/global/skills/github-actions-ci");
+    assert!(!dist.join("tools/pin-action.sh").exists());
+    // The link replaced by a real folder is drift, left alone; --force puts the link back.
+    std::fs::remove_file(live.join("tools")).expect("unlink");
+    std::fs::create_dir(live.join("tools")).expect("a folder instead");
+    let check = machine.kiln(&["check", "--json"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check, &machine));
+    std::fs::remove_dir(live.join("tools")).expect("rmdir");
+    let forced = machine.kiln(&["deploy", "personal", "claude-code", "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced, &machine));
+    assert!(
+        std::fs::symlink_metadata(live.join("tools")).is_ok_and(|m| m.file_type().is_symlink())
+    );
+    // Other tools' skill folders keep it too.
+    let codex = machine.kiln(&["deploy", "personal", "codex"]);
+    assert_eq!(codex.status.code(), Some(0), "{}", text(&codex, &machine));
+    assert_eq!(
+        std::fs::read_link(machine.home(".agents/skills/github-actions-ci/tools")).expect("link"),
+        Path::new("scripts")
+    );
+    let undeploy = machine.kiln(&["undeploy", "claude-code"]);
+    assert_eq!(
+        undeploy.status.code(),
+        Some(0),
+        "{}",
+        text(&undeploy, &machine)
+    );
+    assert!(std::fs::symlink_metadata(live.join("tools")).is_err());
+    assert!(
+        skill.join("tools/pin-action.sh").is_file(),
+        "the library is untouched"
+    );
+}

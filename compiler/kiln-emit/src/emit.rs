@@ -893,7 +893,26 @@ fn copy_tree(
         .strip_suffix("SKILL.md")
         .unwrap_or(&component.source);
     let mut errors = Diagnostics::new();
+    // Folder links of the skill already written (their files are not copied a second time).
+    let mut folder_links = BTreeSet::new();
     for asset in &component.assets {
+        if let Some((link, text)) = request.library.asset_folder_link(asset, root) {
+            if folder_links.insert(link.clone()) {
+                let relative = link.strip_prefix(root).unwrap_or(&link);
+                // dist holds the link's text; deploy makes the link.
+                artifacts.push(Artifact {
+                    sources: vec![link.clone()],
+                    link: Some(text.clone()),
+                    ..artifact(
+                        format!("{folder}/{relative}"),
+                        text.into_bytes(),
+                        0o644,
+                        true,
+                    )
+                });
+            }
+            continue;
+        }
         let relative = asset.strip_prefix(root).unwrap_or(asset);
         match request.library.read_asset(asset) {
             Ok((bytes, mode)) => artifacts.push(Artifact {

@@ -1,6 +1,6 @@
 //! A generated home that looks like a real, hand-kept one (for tests and the import
 //! benchmark): skills with assets, a lower-case `skill.md`, a nested `SKILL.md`, dot-files,
-//! executables, binaries and an in-skill symlink; commands in nested namespaces with repeated
+//! executables, binaries, in-skill file and folder symlinks; commands in nested namespaces with repeated
 //! file names; agents in category folders with a `tools:` comma string; nested rules with
 //! `paths:`; a settings file with many permissions, env, statusLine and hooks; MCP servers with
 //! `op://` and `${VAR}` values; and a project whose Cursor rules carry frontmatter that is not
@@ -100,6 +100,13 @@ pub fn write_home(home: &Path, size: HomeSize) -> std::io::Result<Written> {
             let link = home.join(format!("{dir}/run"));
             #[cfg(unix)]
             std::os::unix::fs::symlink("scripts/run.sh", &link)?;
+            links += 1;
+        }
+        if n % 11 == 0 {
+            // A folder link inside the skill (`bin -> scripts`): kept a link end to end.
+            let link = home.join(format!("{dir}/bin"));
+            #[cfg(unix)]
+            std::os::unix::fs::symlink("scripts", &link)?;
             links += 1;
         }
         if file == "skill.md" {

@@ -396,9 +396,31 @@ impl Library {
 
     /// When a skill asset is a relative symlink to a file inside `folder` (its skill's folder,
     /// library-relative), the link text (`/`-separated): outputs keep it a link. Links that
-    /// lead elsewhere in the library, absolute links and links to folders are read through
-    /// (their content is copied).
+    /// lead elsewhere in the library and absolute links are read through (their content is
+    /// copied); links to folders are [`Library::asset_folder_link`].
     pub fn asset_link(&self, path: &str, folder: &str) -> Option<String> {
+        self.link_inside(path, folder)
+            .filter(|(_, resolved)| resolved.is_file())
+            .map(|(text, _)| text)
+    }
+
+    /// When a skill asset lies under a relative symlink to a folder inside `folder` (a skill's
+    /// `tools -> scripts`), that link: its library-relative path and its text. Outputs keep
+    /// the link instead of a second copy of the folder's files.
+    pub fn asset_folder_link(&self, path: &str, folder: &str) -> Option<(String, String)> {
+        let inner = path.strip_prefix(folder)?;
+        let segments: Vec<&str> = inner.split('/').collect();
+        // The asset's own folders, outermost first (the asset itself is `asset_link`'s).
+        (1..segments.len()).find_map(|depth| {
+            let candidate = format!("{folder}{}", segments[..depth].join("/"));
+            let (text, resolved) = self.link_inside(&candidate, folder)?;
+            resolved.is_dir().then_some((candidate, text))
+        })
+    }
+
+    /// A relative symlink at a library-relative path that resolves inside `folder`: its text
+    /// (`/`-separated) and where it leads.
+    fn link_inside(&self, path: &str, folder: &str) -> Option<(String, PathBuf)> {
         let full = self.root.join(path);
         let metadata = std::fs::symlink_metadata(&full).ok()?;
         if !metadata.file_type().is_symlink() {
@@ -410,11 +432,13 @@ impl Library {
         }
         let resolved = full.canonicalize().ok()?;
         let inside = self.root.join(folder).canonicalize().ok()?;
-        (resolved.starts_with(&inside) && resolved.is_file()).then(|| {
-            text.components()
+        resolved.starts_with(&inside).then(|| {
+            let text = text
+                .components()
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
-                .join("/")
+                .join("/");
+            (text, resolved)
         })
     }
 
