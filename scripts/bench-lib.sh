@@ -1,7 +1,10 @@
 # Shared by the bench scripts (sourced): a scratch folder, a 1Password stand-in, and timing.
 # Sets `work` (removed on exit); `op_answer` is the printf format `op read` answers with.
 
-work=$(mktemp -d)
+# BENCH_DIR: where the scratch folder goes; default a tmpfs (/dev/shm) when there is one, so
+# the figures are kiln's and not the disk's writeback.
+if [ -z "${BENCH_DIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then BENCH_DIR=/dev/shm; fi
+work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/no-user-config"
 printf '#!/bin/sh\nprintf "%s" "$3"\n' "${op_answer:-%s}" > "$work/op"

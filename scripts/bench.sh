@@ -2,7 +2,8 @@
 # The speed benchmark of issue 15: kiln paired with its floor in the same run, A B A B …
 #
 #   scripts/bench.sh [SIZES...]      default: 1000 10000 20000
-#   env: RUNS (pairs per figure, default 5), KILN_BIN (measure this binary instead of building)
+#   env: RUNS (pairs per figure, default 5), KILN_BIN (measure this binary instead of building),
+#        BENCH_DIR (scratch folder; default /dev/shm, a tmpfs, when there is one)
 #
 # For each size, on a library from `kiln dev generate-library` (profile `full`, every tool):
 #   fresh build       vs  cp -r of the dist it produced
@@ -128,4 +129,4 @@ for (size, work), pairs in rows.items():
     print(f"| {size:>6} | {work:<40} | {statistics.median(kiln):>10.1f} | {statistics.median(floor):>9.1f} "
           f"| {min(ratios):>9.2f} | {statistics.median(ratios):>12.2f} |")
 EOF
-echo "machine: $(nproc) cores, $(uname -srm); $runs pairs per figure; hasher: $hasher"
+echo "machine: $(nproc) cores, $(uname -srm); $runs pairs per figure; hasher: $hasher; on $(df --output=fstype "$work" | tail -1)"
