@@ -152,6 +152,18 @@ fn deploy_creates_files_and_a_second_run_writes_nothing() {
         .collect();
     assert_eq!(records.len(), 1);
 
+    // A second deploy writes nothing into the home; it may add to the record the stats of
+    // files that had not settled when they were written (see `seen.rs`), so it runs past the
+    // clock tick of those writes, and a third deploy writes nothing at all.
+    let home = snapshot(&machine.sandbox.home());
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert_eq!(
+        home,
+        snapshot(&machine.sandbox.home()),
+        "a second deploy changed files"
+    );
     let before = (
         snapshot(&machine.sandbox.home()),
         snapshot(&machine.sandbox.state()),
@@ -164,7 +176,7 @@ fn deploy_creates_files_and_a_second_run_writes_nothing() {
             snapshot(&machine.sandbox.home()),
             snapshot(&machine.sandbox.state())
         ),
-        "a second deploy changed files"
+        "a third deploy changed files"
     );
     let check = machine.kiln(&["check"]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check, &machine));
@@ -490,7 +502,11 @@ fn secrets_are_resolved_at_deploy_and_never_leak() {
         all_text(&machine.library.path().join("dist")).contains("op://Private/Context7/api-key"),
         "dist keeps the reference"
     );
-    // Idempotent with the secret in place; a dry run shows no value either.
+    // Idempotent with the secret in place; a dry run shows no value either. (A deploy past
+    // the clock tick of the first one's writes records their stats first.)
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    let settle = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(settle.status.code(), Some(0), "{}", text(&settle, &machine));
     let before = (
         snapshot(&machine.sandbox.home()),
         snapshot(&machine.sandbox.state()),
@@ -2190,5 +2206,82 @@ fn a_skills_folder_symlink_deploys_as_the_same_folder_symlink() {
     assert!(
         skill.join("tools/pin-action.sh").is_file(),
         "the library is untouched"
+    );
+}
+
+/// Deploys claude-code (personal) with `--format json`; the total of the plans' `kept_by_stat`.
+fn deploy_kept_by_stat(machine: &Machine) -> (u64, String) {
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--format", "json"]);
+    let shown = text(&output, machine);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    let kept = report["plans"]
+        .as_array()
+        .map(|plans| {
+            plans
+                .iter()
+                .filter_map(|p| p["kept_by_stat"].as_u64())
+                .sum()
+        })
+        .unwrap_or(0);
+    (kept, format!("exit {:?}\n{shown}", output.status.code()))
+}
+
+#[test]
+#[cfg(unix)]
+fn a_no_op_deploy_trusts_settled_files_by_stat_and_still_sees_an_edit_that_keeps_size_and_mtime() {
+    let machine = Machine::new();
+    let first = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first, &machine));
+    // Past the clock tick the files were written in: their stat is settled.
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    let (kept, shown) = deploy_kept_by_stat(&machine);
+    // Recorded as written, or at the latest on this second look.
+    let (kept_again, shown_again) = deploy_kept_by_stat(&machine);
+    let record_dir = machine.sandbox.state().join("kiln/records");
+    let record: Value = std::fs::read_dir(&record_dir)
+        .expect("records")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).expect("read")).expect("json"))
+        .expect("a record");
+    let files = record["files"].as_object().expect("files");
+    let plain = files.values().filter(|e| e.get("merge").is_none()).count();
+    let seen = files.values().filter(|e| e.get("seen").is_some()).count();
+    println!(
+        "kept by stat: {kept} then {kept_again} of {plain} plain files; {seen} recorded with a stat"
+    );
+    assert!(
+        kept_again as usize == plain && seen == plain,
+        "{shown}\n{shown_again}"
+    );
+    assert!(
+        files
+            .values()
+            .all(|e| e.get("merge").is_none() || e.get("seen").is_none())
+    );
+    // An edit in place of the same size with the modification time put back (an editor that
+    // keeps mtimes, or an edit within the same clock tick): the change time still tells.
+    let rule = machine.home(".claude/rules/commit-messages.md");
+    let before = std::fs::metadata(&rule).expect("rule");
+    let mut bytes = std::fs::read(&rule).expect("read");
+    let last = bytes
+        .iter()
+        .rposition(|b| b.is_ascii_alphabetic())
+        .expect("a letter");
+    bytes[last] = if bytes[last] == b'x' { b'y' } else { b'x' };
+    std::fs::write(&rule, &bytes).expect("edit in place");
+    filetime::set_file_mtime(
+        &rule,
+        filetime::FileTime::from_last_modification_time(&before),
+    )
+    .expect("mtime back");
+    assert_eq!(std::fs::metadata(&rule).expect("rule").len(), before.len());
+    let (_, shown) = deploy_kept_by_stat(&machine);
+    assert!(shown.contains("exit Some(4)"), "the edit is drift: {shown}");
+    assert_eq!(
+        std::fs::read(&rule).expect("read"),
+        bytes,
+        "the edit is kept"
     );
 }

@@ -266,7 +266,14 @@ fn fs(error: FsError) -> DeployError {
 }
 
 /// Applies a plan that has no blockers and writes its record to `record_path`.
-pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployError> {
+///
+/// `on_disk`: the record file's content as read before planning, if known; when the new
+/// record has the same content, the file is not serialised and sealed again.
+pub fn apply(
+    plan: &DeployPlan,
+    record_path: &Path,
+    on_disk: Option<&DeployRecord>,
+) -> Result<Applied, DeployError> {
     if let Some(blocker) = plan.blockers().next() {
         return Err(DeployError::Blocked(format!(
             "`{}` blocks the deploy: {:?}",
@@ -312,6 +319,17 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
     applied
         .written
         .extend(plain.iter().map(|s| s.path.display().to_string()));
+    // What was just written, as the next deploy will find it untouched (shared files are always
+    // compared in full; files written within the clock's last tick are read next time instead,
+    // and recorded then).
+    let now = crate::seen::now_ns();
+    for step in &plain {
+        if let Some(entry) = record.files.get_mut(&step.relative)
+            && entry.merge.is_none()
+        {
+            entry.seen = crate::seen::stat_settled(&step.path, now);
+        }
+    }
     for step in &plan.steps {
         let display = step.path.display().to_string();
         match &step.action {
@@ -353,6 +371,9 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
     record.created_dirs.retain(|dir| root.join(dir).is_dir());
     record.created_dirs.sort();
     record.created_dirs.dedup();
+    if on_disk.is_some_and(|before| same_content(before, &record)) {
+        return Ok(applied);
+    }
     let bytes = sealed_bytes(&record, record_path)?;
     if kiln_store::fs::read_optional(record_path)
         .ok()
@@ -364,6 +385,31 @@ pub fn apply(plan: &DeployPlan, record_path: &Path) -> Result<Applied, DeployErr
         applied.record_written = true;
     }
     Ok(applied)
+}
+
+/// Whether two records say the same (their seals aside).
+fn same_content(a: &DeployRecord, b: &DeployRecord) -> bool {
+    let DeployRecord {
+        version,
+        tool,
+        profile,
+        scope,
+        root,
+        manifest,
+        files,
+        created_dirs,
+        homes,
+        seal: _,
+    } = a;
+    *version == b.version
+        && *tool == b.tool
+        && *profile == b.profile
+        && *scope == b.scope
+        && *root == b.root
+        && *manifest == b.manifest
+        && *created_dirs == b.created_dirs
+        && *homes == b.homes
+        && *files == b.files
 }
 
 /// Copies a regular file at `path` whose bytes are not `wanted` (`None`: whatever they are) to `<name>.kiln-backup` (or

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use kiln_model::{BuildScope, DistManifest};
+use rayon::prelude::*;
+
+use kiln_model::{BuildScope, DeployRecord, DistManifest};
 use kiln_store::dist::{DistLayout, read_manifest};
 
 use crate::apply::{
@@ -13,7 +15,7 @@ use crate::apply::{
 };
 use crate::error::DeployError;
 use crate::location::DeployEnv;
-use crate::plan::{Action, DeployMode, DeployOptions, DeployPlan, PlanRequest, plan, scope_root};
+use crate::plan::{DeployMode, DeployOptions, DeployPlan, PlanRequest, plan, scope_root};
 use crate::secrets::{Secrets, find_references, machine_key, may_hold_secrets};
 
 /// Where to deploy.
@@ -168,39 +170,59 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
         }
     };
     let root = scope_root(request.env, scope, request.target.project_dir());
-    let mut plans = Vec::new();
-    let mut records = Vec::new();
-    for manifest in &manifests {
-        let path = record_path(request.state, &manifest.tool, scope, &root);
-        // Another profile deployed here before (or an older kiln's per-profile record):
-        // what it wrote is this deploy's to update or prune.
-        let retired = per_profile_records(request.state, &manifest.tool, scope, &root);
-        let mut earlier = Vec::new();
-        for other in &retired {
-            earlier.extend(read_record(other)?);
-        }
-        let previous = owned(read_record(&path)?, earlier);
-        let pending = read_pending(&path);
-        let env = request.env.knowing(&manifest.tool, &manifest.homes);
-        let plan_request = PlanRequest {
-            layout: request.dist,
-            manifest,
-            scope,
-            project: request.target.project_dir(),
-            env: &env,
-            previous: previous.as_ref(),
-            pending: &pending,
-            secrets: Some(secrets),
-            mode: match request.mode {
-                LinkMode::Copy => DeployMode::Copy,
-                LinkMode::Symlink => DeployMode::Symlink {
-                    store: request.state.join("rendered"),
+    // Each build's plan stands alone (its own record, its own files): planned in parallel.
+    // (Only what planning needs is shared with the workers.)
+    let (state, dist, project, env, options) = (
+        request.state,
+        request.dist,
+        request.target.project_dir(),
+        request.env,
+        request.options,
+    );
+    let mode = request.mode;
+    let planned: Vec<(DeployPlan, PlannedRecord)> = manifests
+        .par_iter()
+        .map(|manifest| {
+            let path = record_path(state, &manifest.tool, scope, &root);
+            // Another profile deployed here before (or an older kiln's per-profile record):
+            // what it wrote is this deploy's to update or prune.
+            let retired = per_profile_records(state, &manifest.tool, scope, &root);
+            let mut earlier = Vec::new();
+            for other in &retired {
+                earlier.extend(read_record(other)?);
+            }
+            let previous = owned(read_record(&path)?, earlier);
+            let pending = read_pending(&path);
+            let env = env.knowing(&manifest.tool, &manifest.homes);
+            let plan_request = PlanRequest {
+                layout: dist,
+                manifest,
+                scope,
+                project,
+                env: &env,
+                previous: previous.as_ref(),
+                pending: &pending,
+                secrets: Some(secrets),
+                mode: match mode {
+                    LinkMode::Copy => DeployMode::Copy,
+                    LinkMode::Symlink => DeployMode::Symlink {
+                        store: state.join("rendered"),
+                    },
                 },
-            },
-        };
-        plans.push(plan(&plan_request, request.options)?);
-        records.push((path, retired, pending));
-    }
+            };
+            let plan = plan(&plan_request, options)?;
+            Ok((
+                plan,
+                PlannedRecord {
+                    path,
+                    retired,
+                    pending,
+                    previous,
+                },
+            ))
+        })
+        .collect::<Result<_, DeployError>>()?;
+    let (plans, records): (Vec<DeployPlan>, Vec<PlannedRecord>) = planned.into_iter().unzip();
     let mut report = DeployReport {
         dry_run: request.dry_run,
         plans,
@@ -217,29 +239,19 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
     }
     if !request.dry_run && !report.blocked() {
         // Only a plan that writes a live file needs its journal (a no-op deploy writes nothing).
-        let writes = |plan: &DeployPlan| {
-            plan.steps.iter().any(|step| {
-                matches!(
-                    step.action,
-                    Action::Create
-                        | Action::Update
-                        | Action::Adopt
-                        | Action::Backup { .. }
-                        | Action::Remove
-                )
-            })
-        };
-        for (plan, (path, _, pending)) in report.plans.iter().zip(&records) {
-            if writes(plan) {
-                write_pending(path, plan, pending)?;
+        for (plan, record) in report.plans.iter().zip(&records) {
+            if plan.writes() {
+                write_pending(&record.path, plan, &record.pending)?;
             }
         }
-        for (plan, (path, retired, _)) in report.plans.iter().zip(&records) {
-            report.applied.push(apply(plan, path)?);
+        for (plan, record) in report.plans.iter().zip(&records) {
+            report
+                .applied
+                .push(apply(plan, &record.path, record.unchanged_from())?);
             // Also an earlier run's journal, now that the record is current.
-            remove_state_file(&pending_path(path))?;
+            remove_state_file(&pending_path(&record.path))?;
             // Only once the new record holds everything they owned.
-            for old in retired {
+            for old in &record.retired {
                 remove_state_file(old)?;
             }
         }
@@ -247,12 +259,37 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
     Ok(report)
 }
 
+/// Where one build's record goes, and what was there before.
+struct PlannedRecord {
+    path: PathBuf,
+    /// Per-profile records this deploy's record replaces.
+    retired: Vec<PathBuf>,
+    /// An interrupted deploy's journal.
+    pending: Vec<DeployRecord>,
+    /// The record as read (with what the retired ones owned).
+    previous: Option<DeployRecord>,
+}
+
+impl PlannedRecord {
+    /// The record file's content as read, when that file alone held it (no per-profile record
+    /// folded in): an apply that ends with the same content leaves the file alone.
+    fn unchanged_from(&self) -> Option<&DeployRecord> {
+        self.retired
+            .is_empty()
+            .then_some(self.previous.as_ref())
+            .flatten()
+    }
+}
+
 /// Removes kiln's temporary files (`.kiln-*.tmp`, `.kiln-link-*`) from every folder a plan
-/// writes into and from the records folder; a failure to remove one is not an error.
+/// writes into and from the records folder; a failure to remove one is not an error. (A killed
+/// run's temporary file stands beside a file it did not get to write, which this run writes:
+/// folders where nothing is written are not listed, so a no-op deploy reads none.)
 fn remove_leftover_temps(plans: &[DeployPlan], state: &Path) {
     let folders: BTreeSet<PathBuf> = plans
         .iter()
         .flat_map(|plan| &plan.steps)
+        .filter(|step| step.writes())
         .filter_map(|step| step.path.parent().map(Path::to_path_buf))
         .chain([
             state.to_path_buf(),

@@ -145,6 +145,8 @@ pub(crate) enum Live {
     File {
         bytes: Vec<u8>,
         mode: FileMode,
+        /// Its identity and times when read.
+        stat: Option<kiln_model::LiveStat>,
     },
     /// A directory, a socket, …: `what` it is, for messages.
     Other(&'static str),
@@ -182,6 +184,7 @@ impl Live {
         Ok(Live::File {
             bytes,
             mode: FileMode(kiln_store::fs::mode_of(&metadata)),
+            stat: crate::seen::live_stat(&metadata),
         })
     }
 
@@ -224,7 +227,7 @@ pub(crate) fn compare(
         Live::Missing => return Err(DriftReason::Missing),
         Live::Symlink(_) => return Err(DriftReason::ReplacedBySymlink),
         Live::Other(_) => return Err(DriftReason::NotAFile),
-        Live::File { bytes, mode } => (bytes, *mode),
+        Live::File { bytes, mode, .. } => (bytes, *mode),
     };
     if let (Some(format), Some(expected)) = (entry.merge, &entry.owned_hash) {
         let text = String::from_utf8_lossy(bytes);

@@ -19,6 +19,7 @@ pub mod merge;
 pub mod pairs;
 pub mod plan;
 pub mod secrets;
+mod seen;
 pub mod survey;
 pub mod sync;
 pub mod undeploy;

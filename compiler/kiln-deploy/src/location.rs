@@ -256,42 +256,32 @@ pub fn check_sandbox(
     scope: BuildScope,
     allow_roots: &[PathBuf],
 ) -> Result<(), Refusal> {
+    check_ancestors(location, |dir| {
+        check_folder(dir, location, scope, allow_roots)
+    })
+}
+
+/// Whether an ancestor folder of a file kiln writes exists, or says the walk can stop.
+#[derive(Clone, Copy)]
+enum Folder {
+    /// A directory, or a link to one inside the allowed roots: look further down.
+    Passable,
+    /// Not there: nothing below it exists either.
+    Missing,
+}
+
+/// Walks `location`'s ancestors below its root, asking `folder` about each.
+fn check_ancestors(
+    location: &Location,
+    mut folder: impl FnMut(&Path) -> Result<Folder, Refusal>,
+) -> Result<(), Refusal> {
     check_relative(&location.relative)?;
-    let allowed = allowed_roots(location, allow_roots);
-    let root = &allowed[0];
     let mut current = location.root.clone();
     let segments: Vec<&str> = location.relative.split('/').collect();
     for segment in &segments[..segments.len().saturating_sub(1)] {
         current.push(segment);
-        let Ok(metadata) = std::fs::symlink_metadata(&current) else {
-            return Ok(());
-        };
-        if metadata.file_type().is_symlink() {
-            if scope == BuildScope::Project {
-                return Err(Refusal(format!(
-                    "`{}` is a symlink; in a project kiln never follows a symlink",
-                    current.display()
-                )));
-            }
-            let target = current.canonicalize().map_err(|_| {
-                Refusal(format!(
-                    "`{}` is a dangling or looping symlink",
-                    current.display()
-                ))
-            })?;
-            if !allowed.iter().any(|root| target.starts_with(root)) {
-                return Err(Refusal(format!(
-                    "`{}` is a symlink to `{}`, outside `{}`; add the target's folder to `deploy.allow_roots` in the machine configuration to let kiln write through it",
-                    current.display(),
-                    target.display(),
-                    root.display()
-                )));
-            }
-        } else if !metadata.is_dir() {
-            return Err(Refusal(format!(
-                "`{}` is not a directory",
-                current.display()
-            )));
+        if let Folder::Missing = folder(&current)? {
+            break;
         }
     }
     // Belt and braces: the joined path must not climb out lexically either.
@@ -302,6 +292,74 @@ pub fn check_sandbox(
         return Err(Refusal(format!("`{}` leaves its root", location.relative)));
     }
     Ok(())
+}
+
+/// One ancestor folder of `location` (see [`check_sandbox`]).
+fn check_folder(
+    current: &Path,
+    location: &Location,
+    scope: BuildScope,
+    allow_roots: &[PathBuf],
+) -> Result<Folder, Refusal> {
+    let Ok(metadata) = std::fs::symlink_metadata(current) else {
+        return Ok(Folder::Missing);
+    };
+    if metadata.file_type().is_symlink() {
+        if scope == BuildScope::Project {
+            return Err(Refusal(format!(
+                "`{}` is a symlink; in a project kiln never follows a symlink",
+                current.display()
+            )));
+        }
+        let target = current.canonicalize().map_err(|_| {
+            Refusal(format!(
+                "`{}` is a dangling or looping symlink",
+                current.display()
+            ))
+        })?;
+        // Resolved only here: canonicalising the roots for every file would cost more than
+        // the walk itself.
+        let allowed = allowed_roots(location, allow_roots);
+        if !allowed.iter().any(|root| target.starts_with(root)) {
+            return Err(Refusal(format!(
+                "`{}` is a symlink to `{}`, outside `{}`; add the target's folder to `deploy.allow_roots` in the machine configuration to let kiln write through it",
+                current.display(),
+                target.display(),
+                allowed[0].display()
+            )));
+        }
+    } else if !metadata.is_dir() {
+        return Err(Refusal(format!(
+            "`{}` is not a directory",
+            current.display()
+        )));
+    }
+    Ok(Folder::Passable)
+}
+
+/// [`check_sandbox`] for every file of one plan: each folder is looked at once (a skill's files
+/// share their folders), not once per file.
+#[derive(Default)]
+pub struct SandboxChecks {
+    folders: std::collections::HashMap<(PathBuf, PathBuf), Result<Folder, Refusal>>,
+}
+
+impl SandboxChecks {
+    /// The same answer as [`check_sandbox`]; the file system must not change between calls.
+    pub fn check(
+        &mut self,
+        location: &Location,
+        scope: BuildScope,
+        allow_roots: &[PathBuf],
+    ) -> Result<(), Refusal> {
+        check_ancestors(location, |dir| {
+            let key = (location.root.clone(), dir.to_path_buf());
+            self.folders
+                .entry(key)
+                .or_insert_with(|| check_folder(dir, location, scope, allow_roots))
+                .clone()
+        })
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::drift::{DriftReason, Live, compare};
 pub use crate::error::DeployError;
-use crate::location::{DeployEnv, Location, check_relative, check_sandbox, locate, write_through};
+use crate::location::{DeployEnv, Location, SandboxChecks, check_relative, locate, write_through};
 use crate::merge::{MergeFormat, merge, owned_values};
 use crate::secrets::{Secrets, may_hold_secrets};
 
@@ -148,6 +148,9 @@ pub struct DeployPlan {
     pub scope: BuildScope,
     /// Every file, sorted by dist path.
     pub steps: Vec<Step>,
+    /// How many files were kept on their stat alone (unchanged identity and times since kiln
+    /// recorded them): neither dist nor the live file was read.
+    pub kept_by_stat: usize,
     /// The record to write once applied.
     #[serde(skip)]
     pub record: DeployRecord,
@@ -163,16 +166,21 @@ impl DeployPlan {
 
     /// Whether anything would be written.
     pub fn writes(&self) -> bool {
-        self.steps.iter().any(|s| {
-            matches!(
-                s.action,
-                Action::Create
-                    | Action::Update
-                    | Action::Remove
-                    | Action::Adopt
-                    | Action::Backup { .. }
-            )
-        })
+        self.steps.iter().any(Step::writes)
+    }
+}
+
+impl Step {
+    /// Whether this step writes (or removes) its live file.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self.action,
+            Action::Create
+                | Action::Update
+                | Action::Remove
+                | Action::Adopt
+                | Action::Backup { .. }
+        )
     }
 }
 
@@ -260,6 +268,9 @@ pub fn plan(
         }
     }
     let previous_files = &known;
+    let now = crate::seen::now_ns();
+    let mut sandbox = SandboxChecks::default();
+    let mut kept_by_stat = 0;
     let mut steps = Vec::new();
     let mut wanted = BTreeSet::new();
     let hashing = Hashing {
@@ -277,8 +288,20 @@ pub fn plan(
             request.project,
             relative,
         );
-        let step = match check_sandbox(&location, request.scope, &request.env.allow_roots) {
+        let step = match sandbox.check(&location, request.scope, &request.env.allow_roots) {
             Err(refusal) => step(relative, &location, Action::Refused { reason: refusal.0 }),
+            Ok(())
+                if let Some(kept) = unchanged_since_deployed(
+                    request,
+                    relative,
+                    &location,
+                    entry,
+                    previous_files.get(relative),
+                ) =>
+            {
+                kept_by_stat += 1;
+                kept
+            }
             Ok(()) => {
                 let dist_bytes = std::fs::read(tree.join(dist_path)).map_err(|e| {
                     DeployError::Dist(format!(
@@ -329,6 +352,7 @@ pub fn plan(
                     hashing,
                     key,
                     options,
+                    now,
                 };
                 let live = Live::read(&target.path())?;
                 let mut planned = match (entry.merge, &request.mode) {
@@ -366,7 +390,10 @@ pub fn plan(
             request.project,
             relative,
         );
-        if check_sandbox(&location, request.scope, &request.env.allow_roots).is_err() {
+        if sandbox
+            .check(&location, request.scope, &request.env.allow_roots)
+            .is_err()
+        {
             continue;
         }
         match write_through(&location, request.scope, &request.env.allow_roots) {
@@ -421,8 +448,44 @@ pub fn plan(
         profile: manifest.profile.clone(),
         scope: request.scope,
         steps,
+        kept_by_stat,
         record,
     })
+}
+
+/// A file deployed before from the same dist bytes, whose live identity and times are still
+/// what kiln recorded once they had settled: kept without reading dist or the live file.
+/// Shared files (kiln's keys among the user's), links and files that may hold secrets always
+/// take the full comparison.
+fn unchanged_since_deployed(
+    request: &PlanRequest<'_>,
+    relative: &str,
+    location: &Location,
+    entry: &ManifestEntry,
+    previous: Option<&RecordEntry>,
+) -> Option<Step> {
+    let previous = previous?;
+    let seen = previous.seen.as_ref()?;
+    let links_here = matches!(request.mode, DeployMode::Symlink { .. }) && read_only(entry);
+    let path = location.path();
+    let same_place = previous.live.as_deref() == Some(path.to_str()?);
+    if entry.merge.is_some()
+        || entry.link.is_some()
+        || may_hold_secrets(entry)
+        || links_here
+        || previous.link.is_some()
+        || previous.merge.is_some()
+        || previous.dist_hash != entry.hash
+        || previous.mode != entry.mode
+        || !same_place
+        || !crate::seen::unchanged(&path, seen)
+    {
+        return None;
+    }
+    let mut kept = step(relative, location, Action::Keep);
+    kept.mode = previous.mode.bits();
+    kept.entry = Some(previous.clone());
+    Some(kept)
 }
 
 fn step(relative: &str, location: &Location, action: Action) -> Step {
@@ -471,6 +534,9 @@ struct Planned<'a> {
     /// The machine key, to compare with keyed hashes in the record.
     key: Option<&'a [u8; 32]>,
     options: DeployOptions<'a>,
+    /// When planning began (ns since the epoch): which live files are settled enough to
+    /// record their stat.
+    now: i64,
 }
 
 impl Planned<'_> {
@@ -531,6 +597,7 @@ fn plan_link(file: &Planned<'_>, bytes: Vec<u8>, target: PathBuf, live: &Live) -
         link: Some(target.display().to_string()),
         live: None,
         created_parents: Vec::new(),
+        seen: None,
     };
     let write = |mut s: Step, action: Action| {
         s.action = action;
@@ -630,6 +697,7 @@ fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {
         link: None,
         live: None,
         created_parents: Vec::new(),
+        seen: None,
     };
     let created_before = previous.is_some_and(|p| p.created);
     let mut result = file.step(Action::Keep);
@@ -645,8 +713,19 @@ fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {
         Live::File {
             bytes: live,
             mode: live_mode,
+            ..
         } => (hashing.of(live, secret) == target_hash).then_some(*live_mode == mode),
         _ => None,
+    };
+    // Read and found as kiln wants it: its stat, once settled, spares the next deploy the read.
+    let kept = |created: bool| {
+        let mut entry = recorded(created);
+        if let Live::File { stat, .. } = live
+            && !secret
+        {
+            entry.seen = crate::seen::settled(*stat, file.now);
+        }
+        entry
     };
     match (live, previous) {
         (Live::Missing, _) => write(result, Action::Create, previous.is_none() || created_before),
@@ -654,7 +733,7 @@ fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {
             let drift = file.drift(live, previous);
             match (is_target(live), drift) {
                 (Some(true), _) => {
-                    result.entry = Some(recorded(created_before));
+                    result.entry = Some(kept(created_before));
                     result
                 }
                 (_, Some(reason)) => file.left_alone(reason, result),
@@ -663,7 +742,7 @@ fn plan_owned(file: &Planned<'_>, bytes: Vec<u8>, live: &Live) -> Step {
         }
         (Live::File { .. }, None) => match is_target(live) {
             Some(true) => {
-                result.entry = Some(recorded(false));
+                result.entry = Some(kept(false));
                 result
             }
             Some(false) => write(result, Action::Update, false),
@@ -773,6 +852,7 @@ fn plan_merge(
                 link: None,
                 live: None,
                 created_parents,
+                seen: None,
             })
         };
     let (bytes, mode) = match live {
@@ -795,7 +875,7 @@ fn plan_merge(
             result.entry = previous.cloned();
             return Ok(result);
         }
-        Live::File { bytes, mode } => (bytes, *mode),
+        Live::File { bytes, mode, .. } => (bytes, *mode),
     };
     let text = std::str::from_utf8(bytes)
         .map_err(|_| DeployError::Unparsable(format!("`{}` is not UTF-8", path.display())))?;
@@ -933,7 +1013,7 @@ fn plan_removal(
     let live = Live::read(&path)?;
     if let Some(format) = recorded.merge {
         // A shared file: kiln's keys are removed, the file stays.
-        let Live::File { bytes, mode } = live else {
+        let Live::File { bytes, mode, .. } = live else {
             result.action = Action::Keep;
             return Ok(result);
         };

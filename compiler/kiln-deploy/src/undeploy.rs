@@ -97,7 +97,7 @@ pub fn undeploy(request: &UndeployRequest<'_>) -> Result<DeployReport, DeployErr
         let mut planned = planned;
         planned.record.manifest = record.manifest.clone();
         if !request.dry_run {
-            let applied = apply(&planned, &path)?;
+            let applied = apply(&planned, &path, None)?;
             // Retired once nothing of it is left; drifted files keep it (for `--force`).
             let left = planned
                 .steps

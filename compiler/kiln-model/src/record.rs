@@ -47,6 +47,28 @@ pub struct RecordEntry {
     /// user's file back as it was.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_parents: Vec<String>,
+    /// The live file as kiln last saw it holding what this entry records, taken well after
+    /// its last change: a later deploy that finds the same identity and times trusts the file
+    /// unchanged without reading it (a no-op deploy costs a stat per file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<LiveStat>,
+}
+
+/// A regular file's identity and times (`lstat`): any write, rename over it or `chmod`
+/// changes the change time, which no program can set back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
+pub struct LiveStat {
+    /// The device number.
+    pub device: u64,
+    /// The inode number.
+    pub inode: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub modified_ns: i64,
+    /// Status change time, nanoseconds since the epoch.
+    pub changed_ns: i64,
 }
 
 /// What kiln deployed into one root.
