@@ -198,7 +198,7 @@ pub fn build_tool(
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let memo = Memo::load(&layout.memo(&tool, &profile));
+    let mut memo = Memo::load(&layout.memo(&tool, &profile));
     let tree = layout.tree(&tool, &profile);
     let previous = read_manifest(&layout.manifest(&tool, &profile))
         .ok()
@@ -262,7 +262,10 @@ pub fn build_tool(
         let unit_files = match result {
             UnitResult::Fresh(unit_files) => {
                 fresh += 1;
-                entries.insert(key.clone(), memo.entries[&key].clone());
+                // Moved, not cloned: every fresh unit's entry goes over as it was.
+                if let Some(entry) = memo.entries.remove(&key) {
+                    entries.insert(key.clone(), entry);
+                }
                 unit_files
             }
             UnitResult::Emitted {
@@ -345,7 +348,20 @@ pub fn build_tool(
     outcome.written = written;
     outcome.unchanged = unchanged;
     outcome.removed = removed;
-    Memo::save(&layout.memo(&outcome.tool, &outcome.profile), entries).map_err(fs_error)?;
+    // Every unit fresh and no entry left over: the memo file already says exactly this.
+    let memo_unchanged = outcome.rebuilt.is_empty()
+        && memo.entries.is_empty()
+        && memo.corrupt.is_empty()
+        && memo.unreadable.is_none();
+    if !memo_unchanged {
+        Memo::save(&layout.memo(&outcome.tool, &outcome.profile), entries).map_err(fs_error)?;
+    } else {
+        std::mem::forget(entries);
+    }
+    // As in `run::build`: the process ends soon after; freeing the old memo and manifest entry
+    // by entry was a twentieth of an edit's rebuild.
+    std::mem::forget(memo);
+    std::mem::forget(previous);
     Ok(outcome)
 }
 

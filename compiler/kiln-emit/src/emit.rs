@@ -622,12 +622,13 @@ fn when_matches(
     if tool.spec.outputs[output].when.is_none() {
         return Ok(true);
     }
-    let mut context = context.clone();
-    context.insert("component", Value::from(Serde(component)));
+    // `context` holds the component already (serialising its view again per output was a
+    // tenth of planning).
+    debug_assert!(context.contains_key("component"));
     render_named(
         tool,
         &format!("when:{output}"),
-        &context,
+        context,
         &component.reference,
     )
     .map(|text| text == "1")
