@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, TempLibrary, copy_tree, entries, render, repo_root};
+use crate::support::{
+    Sandbox, TempLibrary, copy_tree, entries, make_executable, render, repo_root,
+};
 
 /// A user's machine: the starter library and the harness's HOME and state folders.
 struct Machine {
@@ -90,14 +92,6 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
     }
     out
 }
-
-#[cfg(unix)]
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-#[cfg(not(unix))]
-fn make_executable(_: &Path) {}
 
 #[cfg(unix)]
 fn mode(metadata: &std::fs::Metadata) -> u32 {

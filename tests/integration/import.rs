@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{TempLibrary, entries, render};
+use crate::support::{TempLibrary, entries, make_executable, render};
 
 /// A library with nothing in it yet, a generated home beside it, and a 1Password stand-in that
 /// answers each reference with the reference itself (so resolved files compare with the source).
@@ -63,15 +63,6 @@ impl Scene {
         render(output, self.library.path())
     }
 }
-
-#[cfg(unix)]
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
-#[cfg(not(unix))]
-fn make_executable(_: &Path) {}
 
 /// Items per kind whose outcome is one of `outcomes`.
 fn count(report: &Value, outcomes: &[&str]) -> BTreeMap<String, usize> {

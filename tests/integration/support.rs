@@ -234,3 +234,13 @@ pub fn mode_of(path: &Path) -> u32 {
 pub fn mode_of(_: &Path) -> u32 {
     0o644
 }
+
+/// Gives a file mode 0755 (a stand-in tool the tests run).
+#[cfg(unix)]
+pub fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[cfg(not(unix))]
+pub fn make_executable(_: &Path) {}

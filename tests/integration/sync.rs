@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, TempLibrary, copy_tree, repo_root};
+use crate::support::{Sandbox, TempLibrary, copy_tree, make_executable, repo_root};
 
 struct Machine {
     library: TempLibrary,
@@ -79,15 +79,6 @@ impl Machine {
         self.library.path().join(relative)
     }
 }
-
-#[cfg(unix)]
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
-#[cfg(not(unix))]
-fn make_executable(_: &Path) {}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -368,7 +368,11 @@ pub fn apply(
         }
     }
     applied.written.sort();
-    record.created_dirs.retain(|dir| root.join(dir).is_dir());
+    // A folder the user removed leaves the record when kiln next writes or removes here (an
+    // undeploy skips a missing one); a no-op deploy stats none.
+    if plan.writes() {
+        record.created_dirs.retain(|dir| root.join(dir).is_dir());
+    }
     record.created_dirs.sort();
     record.created_dirs.dedup();
     if on_disk.is_some_and(|before| same_content(before, &record)) {

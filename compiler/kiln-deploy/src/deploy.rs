@@ -256,6 +256,10 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
             }
         }
     }
+    // The process ends soon after a deploy: the manifests and earlier records (an entry per
+    // file) are not freed entry by entry.
+    std::mem::forget(manifests);
+    std::mem::forget(records);
     Ok(report)
 }
 

@@ -342,6 +342,8 @@ fn check_folder(
 #[derive(Default)]
 pub struct SandboxChecks {
     folders: std::collections::HashMap<(PathBuf, PathBuf), Result<Folder, Refusal>>,
+    /// Parent folders (root and relative path) whose whole chain has passed.
+    passed: std::collections::HashSet<String>,
 }
 
 impl SandboxChecks {
@@ -352,13 +354,24 @@ impl SandboxChecks {
         scope: BuildScope,
         allow_roots: &[PathBuf],
     ) -> Result<(), Refusal> {
+        let parent = location
+            .relative
+            .rsplit_once('/')
+            .map_or("", |(parent, _)| parent);
+        let key = format!("{}\n{parent}", location.root.display());
+        if self.passed.contains(&key) {
+            return check_relative(&location.relative);
+        }
+        let folders = &mut self.folders;
         check_ancestors(location, |dir| {
             let key = (location.root.clone(), dir.to_path_buf());
-            self.folders
+            folders
                 .entry(key)
                 .or_insert_with(|| check_folder(dir, location, scope, allow_roots))
                 .clone()
-        })
+        })?;
+        self.passed.insert(key);
+        Ok(())
     }
 }
 
