@@ -7,7 +7,15 @@ if [ -z "${BENCH_DIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then BENCH_DIR
 work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/no-user-config"
-printf '#!/bin/sh\nprintf "%s" "$3"\n' "${op_answer:-%s}" > "$work/op"
+# `op inject` answers each {{ REF }} the way `op read REF` does (kiln asks once per run).
+op_format=${op_answer:-%s}
+op_prefix=${op_format%%"%s"*}
+op_suffix=${op_format#*"%s"}
+{
+  printf '#!/bin/sh\n'
+  printf '[ "$1" = inject ] && exec sed -E "s/[{][{] ([^}]*) [}][}]/%s\\1%s/g"\n' "$op_prefix" "$op_suffix"
+  printf 'printf "%s" "$3"\n' "$op_format"
+} > "$work/op"
 chmod +x "$work/op"
 printf '[secrets]\nop_command = "%s"\n' "$work/op" > "$work/config.toml"
 export KILN_CONFIG="$work/config.toml" XDG_CONFIG_HOME="$work/no-user-config"

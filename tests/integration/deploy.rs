@@ -737,11 +737,15 @@ fn concurrent_deploys_serialise_and_leave_consistent_state() {
     assert_eq!(records.len(), 1, "{records:?}");
     let _: Value =
         serde_json::from_slice(&std::fs::read(&records[0]).expect("read")).expect("record parses");
-    assert!(claude["mcpServers"].is_object(), "{claude}");
     // Once the other writer is gone, one forced deploy settles kiln's keys and check is synced.
+    // (Not before: a careful writer's check-then-rename can still land a copy read before
+    // kiln's first merge, which every later deploy then reports as drift and leaves alone.)
     let settle = machine.kiln(&["deploy", "work", "claude-code", "--no-build", "--force"]);
     assert_eq!(settle.status.code(), Some(0), "{}", text(&settle, machine));
     assert_eq!(machine.kiln(&["check"]).status.code(), Some(0));
+    let claude: Value =
+        serde_json::from_slice(&std::fs::read(&config).expect("read")).expect("json");
+    assert!(claude["mcpServers"].is_object(), "{claude}");
     let leftovers: Vec<String> = all_names(&machine.sandbox.home())
         .into_iter()
         .filter(|n| n.contains(".kiln-"))
@@ -2277,5 +2281,66 @@ fn a_no_op_deploy_trusts_settled_files_by_stat_and_still_sees_an_edit_that_keeps
         std::fs::read(&rule).expect("read"),
         bytes,
         "the edit is kept"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn all_references_resolve_through_one_op_inject_and_each_alone_when_inject_is_refused() {
+    let machine = Machine::new();
+    // A second reference, inside a string.
+    let github = machine
+        .library
+        .path()
+        .join("components/mcp/github.mcp.json");
+    let server = std::fs::read_to_string(&github).expect("github server");
+    std::fs::write(
+        &github,
+        server.replace("Bearer ${GITHUB_TOKEN}", "Bearer op://Private/GitHub/token"),
+    )
+    .expect("write");
+    let log = machine.library.path().join("op.log");
+    let answer = r"s#op://([^/]*)/([^/]*)/([^ ]*)#VALUE-\1-\2-\3#";
+    let script = |inject: &str| {
+        format!(
+            "#!/bin/sh\necho \"$1\" >> {log}\ncase \"$1\" in\n  inject) {inject} ;;\n  read) printf '%s' \"$3\" | sed -E '{answer}' ;;\n  *) exit 64 ;;\nesac\n",
+            log = log.display()
+        )
+    };
+    let values = |machine: &Machine| {
+        let claude: Value =
+            serde_json::from_slice(&std::fs::read(machine.home(".claude.json")).expect("read"))
+                .expect("json");
+        (
+            claude["mcpServers"]["context7"]["env"]["CONTEXT7_API_KEY"].clone(),
+            claude["mcpServers"]["github"]["headers"]["Authorization"].clone(),
+        )
+    };
+    let wanted = (
+        Value::from("VALUE-Private-Context7-api-key"),
+        Value::from("Bearer VALUE-Private-GitHub-token"),
+    );
+    // An `op` with inject: one process for both references.
+    fake_op(
+        &machine,
+        &script(&format!(
+            "sed -E 's#\\{{\\{{ ([^}}]*) \\}}\\}}#\\1#g' | sed -E '{answer}'"
+        )),
+        10,
+    );
+    let output = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert_eq!(values(&machine), wanted);
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), "inject\n");
+    // One that refuses inject (exit 64): each reference alone, the same values.
+    std::fs::remove_file(&log).expect("rm log");
+    std::fs::remove_file(machine.home(".claude.json")).expect("rm");
+    machine.library.file("fake-op", &script("exit 64"));
+    let output = machine.kiln(&["deploy", "personal", "claude-code", "--force"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output, &machine));
+    assert_eq!(values(&machine), wanted);
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("log"),
+        "inject\nread\nread\n"
     );
 }

@@ -1,5 +1,6 @@
 //! Secrets: `op://vault/item/field` references stay verbatim in dist and are resolved only at
-//! deploy, with the 1Password CLI (`op read --no-newline REF`; the command is configurable, an
+//! deploy, with the 1Password CLI (one `op inject` for all of a run's references, or
+//! `op read --no-newline REF` each when that does not work; the command is configurable, an
 //! absolute path works with an empty PATH). Each reference is resolved once per run, with a
 //! timeout, never with a terminal to prompt on, and never with a token in argv (the CLI reads
 //! its own environment). Any failure aborts before the first write. Resolved values never reach
@@ -93,16 +94,31 @@ impl Secrets {
         key: [u8; 32],
         waiting: &dyn Fn(&str),
     ) -> Result<Secrets, DeployError> {
-        let mut values = BTreeMap::new();
-        let mut empty = Vec::new();
-        for reference in references {
-            waiting(reference);
-            let value = read_one(command, reference)?;
-            if value.is_empty() {
-                empty.push(reference.clone());
+        // One `op inject` for them all when there are several; one `op read` each otherwise,
+        // or when that did not work.
+        let batched = match references.len() {
+            0 | 1 => None,
+            n => {
+                waiting(&format!("{n} secret references"));
+                inject_all(command, references)?
             }
-            values.insert(reference.clone(), value);
-        }
+        };
+        let values = match batched {
+            Some(values) => values,
+            None => {
+                let mut values = BTreeMap::new();
+                for reference in references {
+                    waiting(reference);
+                    values.insert(reference.clone(), read_one(command, reference)?);
+                }
+                values
+            }
+        };
+        let empty = values
+            .iter()
+            .filter(|(_, value)| value.is_empty())
+            .map(|(reference, _)| reference.clone())
+            .collect();
         Ok(Secrets {
             values,
             key,
@@ -246,23 +262,114 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn read_one(op: &OpCommand, reference: &str) -> Result<String, DeployError> {
+    let stdout = run_op(
+        op,
+        &["read", "--no-newline", reference],
+        None,
+        &format!("resolve `{reference}`"),
+    )
+    .map_err(OpError::into_deploy)?;
+    String::from_utf8(stdout)
+        .map_err(|_| DeployError::Secret(format!("the value of `{reference}` is not UTF-8 text")))
+}
+
+/// Every reference through one `op inject` (one process, one sign-in check, instead of one
+/// `op read` each): a template of `{{ REF }}` between numbered markers on stdin, the values
+/// read back between the same markers. `None` when the command cannot do that (an older or
+/// stand-in `op`, a value that holds a marker): the caller asks for each reference alone,
+/// which also gives each failure its own message.
+fn inject_all(
+    op: &OpCommand,
+    references: &BTreeSet<String>,
+) -> Result<Option<BTreeMap<String, String>>, DeployError> {
+    // Markers no value is expected to hold; a value that does is caught below (count check).
+    let open = |index: usize| format!("<kiln-secret-{index}>");
+    let close = |index: usize| format!("</kiln-secret-{index}>");
+    let mut template = String::new();
+    for (index, reference) in references.iter().enumerate() {
+        template.push_str(&format!(
+            "{}{{{{ {reference} }}}}{}\n",
+            open(index),
+            close(index)
+        ));
+    }
+    let stdout = match run_op(
+        op,
+        &["inject"],
+        Some(template.into_bytes()),
+        "resolve the references",
+    ) {
+        Ok(stdout) => stdout,
+        // It ran and said no (no `inject`, or one reference it cannot resolve): each alone.
+        Err(OpError::Exited(_)) => return Ok(None),
+        // It cannot run, or hangs (a sign-in it waits for): asking again would only repeat it.
+        Err(OpError::Failed(error)) => return Err(error),
+    };
+    let parsed = String::from_utf8(stdout).ok().and_then(|text| {
+        let mut values = BTreeMap::new();
+        let mut rest = text.as_str();
+        for (index, reference) in references.iter().enumerate() {
+            let after = rest.strip_prefix(&open(index))?;
+            let end = after.find(&close(index))?;
+            values.insert(reference.clone(), after[..end].to_string());
+            rest = after[end + close(index).len()..].strip_prefix('\n')?;
+        }
+        rest.is_empty().then_some(values)
+    });
+    Ok(parsed)
+}
+
+/// How running the 1Password CLI went wrong.
+enum OpError {
+    /// It ran and exited unsuccessfully.
+    Exited(DeployError),
+    /// It could not be run, failed to be waited for, or timed out.
+    Failed(DeployError),
+}
+
+impl OpError {
+    fn into_deploy(self) -> DeployError {
+        match self {
+            OpError::Exited(error) | OpError::Failed(error) => error,
+        }
+    }
+}
+
+/// Runs the 1Password CLI with `args` (and `input` on stdin), with the timeout, in its own
+/// process group; its stdout on success. `doing` completes "timed out … to …" messages.
+fn run_op(
+    op: &OpCommand,
+    args: &[&str],
+    input: Option<Vec<u8>>,
+    doing: &str,
+) -> Result<Vec<u8>, OpError> {
     let command = op.program.as_str();
+    let verb = args.first().copied().unwrap_or("");
     let mut process = Command::new(command);
     process
-        .args(["read", "--no-newline", reference])
-        .stdin(Stdio::null())
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Its own process group, so a timeout kills what it started too.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut process, 0);
     let mut child = process.spawn().map_err(|e| {
-        DeployError::Secret(format!(
-            "cannot run `{command}` to resolve `{reference}`: {e}; install the 1Password CLI or set `secrets.op_command` (an absolute path works with an empty PATH)"
-        ))
+        OpError::Failed(DeployError::Secret(format!(
+            "cannot run `{command}` to {doing}: {e}; install the 1Password CLI or set `secrets.op_command` (an absolute path works with an empty PATH)"
+        )))
     })?;
-    // Both pipes are drained while it runs: a reply larger than a pipe's buffer must not
+    // Fed and drained while it runs: a template or reply larger than a pipe's buffer must not
     // block it until the timeout.
+    if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &input);
+        });
+    }
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -290,16 +397,16 @@ fn read_one(op: &OpCommand, reference: &str) -> Result<String, DeployError> {
     let status = loop {
         if let Some(status) = child
             .try_wait()
-            .map_err(|e| DeployError::Secret(format!("`{command}` failed: {e}")))?
+            .map_err(|e| OpError::Failed(DeployError::Secret(format!("`{command}` failed: {e}"))))?
         {
             break status;
         }
         if started.elapsed() > op.timeout {
             kill_group(&mut child);
-            return Err(DeployError::Secret(format!(
-                "`{command} read` timed out after {}s resolving `{reference}` (it and what it started were stopped); is it waiting for a sign-in?",
+            return Err(OpError::Failed(DeployError::Secret(format!(
+                "`{command} {verb}` timed out after {}s trying to {doing} (it and what it started were stopped); is it waiting for a sign-in?",
                 op.timeout.as_secs()
-            )));
+            ))));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(25));
@@ -315,12 +422,11 @@ fn read_one(op: &OpCommand, reference: &str) -> Result<String, DeployError> {
             .unwrap_or("no message")
             .trim()
             .to_string();
-        return Err(DeployError::Secret(format!(
-            "`{command} read` could not resolve `{reference}` ({status}): {first}"
-        )));
+        return Err(OpError::Exited(DeployError::Secret(format!(
+            "`{command} {verb}` could not {doing} ({status}): {first}"
+        ))));
     }
-    String::from_utf8(stdout)
-        .map_err(|_| DeployError::Secret(format!("the value of `{reference}` is not UTF-8 text")))
+    Ok(stdout)
 }
 
 /// Stops a timed-out `op` and every process it started (its process group on Unix).
