@@ -207,12 +207,13 @@ pub fn build_tool(
     if let Some(progress) = options.progress {
         progress.planned(planned.units.len());
     }
+    let shared = SharedInputs::of(request);
     let results: Vec<(Unit, UnitResult)> = planned
         .units
         .par_iter()
         .map(|unit| {
             let _done = ProgressGuard(options.progress);
-            let inputs = match fingerprint_inputs(request, unit, options.hashes) {
+            let inputs = match fingerprint_inputs(request, &shared, unit, options.hashes) {
                 Ok(inputs) => inputs,
                 Err(problems) => return (unit.clone(), UnitResult::Failed(problems)),
             };
@@ -397,8 +398,35 @@ fn manifest_entry(artifact: &Artifact) -> ManifestEntry {
 }
 
 /// Everything a unit's output depends on, by name (see the crate docs).
+/// The fingerprint inputs every unit of one (profile, tool) build shares, computed once (the
+/// profile's variables were hashed again for every unit).
+struct SharedInputs {
+    tool: String,
+    profile_tools: String,
+    variables: String,
+    observation: String,
+}
+
+impl SharedInputs {
+    fn of(request: &EmitRequest<'_>) -> SharedInputs {
+        SharedInputs {
+            tool: request.tool.digest.clone(),
+            profile_tools: request
+                .profile
+                .tools
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(","),
+            variables: json_hash(&request.profile.variables),
+            observation: json_hash(&request.profile.observation),
+        }
+    }
+}
+
 fn fingerprint_inputs(
     request: &EmitRequest<'_>,
+    shared: &SharedInputs,
     unit: &Unit,
     hashes: Option<&FileHashes>,
 ) -> Result<BTreeMap<String, String>, Diagnostics> {
@@ -406,7 +434,7 @@ fn fingerprint_inputs(
     let mut inputs = BTreeMap::new();
     inputs.insert("kiln".to_string(), KILN_VERSION.to_string());
     inputs.insert("emit".to_string(), kiln_emit::EMIT_VERSION.to_string());
-    inputs.insert("tool".to_string(), request.tool.digest.clone());
+    inputs.insert("tool".to_string(), shared.tool.clone());
     let members: Vec<String> = unit
         .members
         .iter()
@@ -416,16 +444,7 @@ fn fingerprint_inputs(
         "unit".to_string(),
         format!("{} {}", unit.key(), members.join(",")),
     );
-    inputs.insert(
-        "profile.tools".to_string(),
-        request
-            .profile
-            .tools
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    inputs.insert("profile.tools".to_string(), shared.profile_tools.clone());
     let files = unit_inputs(library, unit);
     let mut templated = false;
     let mut errors = Diagnostics::new();
@@ -453,16 +472,10 @@ fn fingerprint_inputs(
             .is_some_and(|c| c.template.is_some());
     }
     if templated {
-        inputs.insert(
-            "variables".to_string(),
-            json_hash(&request.profile.variables),
-        );
+        inputs.insert("variables".to_string(), shared.variables.clone());
     }
     if unit.strategy == Strategy::CopyTree {
-        inputs.insert(
-            "observation".to_string(),
-            json_hash(&request.profile.observation),
-        );
+        inputs.insert("observation".to_string(), shared.observation.clone());
     }
     if errors.has_errors() {
         Err(errors)
