@@ -888,8 +888,13 @@ fn plan_merge(
         // Did the user change kiln's keys since the last deploy? Not when they already hold
         // exactly what dist wants (a deploy that stopped between writing the file and its
         // record).
+        let same_keys = previous.owned_keys == *owned;
         let current = owned_values(format, text, &previous.owned_keys).map_err(fail)?;
-        let wanted = owned_values(format, text, owned).map_err(fail)?;
+        let wanted = if same_keys {
+            current.clone()
+        } else {
+            owned_values(format, text, owned).map_err(fail)?
+        };
         let already_target = wanted
             .iter()
             .all(|(key, value)| value.as_ref() == fragment.pointer(key))
@@ -899,6 +904,17 @@ fn plan_merge(
                 .all(|key| owned.contains(key) || current.get(key).is_none_or(Option::is_none));
         if !already_target && let Some(reason) = file.drift(live, previous) {
             return Ok(file.left_alone(reason, result));
+        }
+        // The whole file as kiln left it, kiln's keys already what dist wants: nothing to
+        // merge, and the record entry stands (no second parse to recompute it).
+        if already_target
+            && same_keys
+            && !mode_changes
+            && previous.dist_hash == entry.hash
+            && hashing.of(text.as_bytes(), secret) == previous.hash
+        {
+            result.entry = Some(previous.clone());
+            return Ok(result);
         }
     } else if !options.force && !options.adopt {
         // First deploy into an existing file: the user's own entries under kiln's keys are

@@ -490,7 +490,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn each_reference_is_announced_before_op_is_asked_and_empty_values_are_named() {
+    fn each_ask_is_announced_before_op_is_asked_and_empty_values_are_named() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tmp");
         let op = dir.path().join("op");
@@ -512,9 +512,43 @@ mod tests {
             announced.borrow_mut().push(r.to_string());
         })
         .expect("resolved");
-        assert_eq!(announced.into_inner(), ["op://v/i/empty", "op://v/i/full"]);
+        // The batch is announced first; this op answers `inject` with something that is not
+        // the template, so each reference is then asked (and announced) alone.
+        assert_eq!(
+            announced.into_inner(),
+            ["2 secret references", "op://v/i/empty", "op://v/i/full"]
+        );
         assert_eq!(secrets.empty_values(), ["op://v/i/empty"]);
         assert!(!secrets.is_unresolved());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn one_inject_answers_every_reference_even_values_of_several_lines() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let op = dir.path().join("op");
+        let log = dir.path().join("log");
+        std::fs::write(
+            &op,
+            format!(
+                "#!/bin/sh\necho \"$1\" >> {}\n[ \"$1\" = inject ] || exit 64\nsed -e 's#{{{{ op://v/i/multi }}}}#first\\nsecond#' -e 's#{{{{ op://v/i/plain }}}}#x#'\n",
+                log.display()
+            ),
+        )
+        .expect("op");
+        std::fs::set_permissions(&op, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let command = OpCommand {
+            program: op.display().to_string(),
+            timeout: Duration::from_secs(10),
+        };
+        let references: BTreeSet<String> = ["op://v/i/multi", "op://v/i/plain"]
+            .map(String::from)
+            .into();
+        let secrets = Secrets::resolve_with(&references, &command, [1; 32], &|_| {}).expect("ok");
+        assert_eq!(secrets.values["op://v/i/multi"], "first\nsecond");
+        assert_eq!(secrets.values["op://v/i/plain"], "x");
+        assert_eq!(std::fs::read_to_string(&log).expect("log"), "inject\n");
     }
 
     fn resolved(pairs: &[(&str, &str)]) -> Secrets {
