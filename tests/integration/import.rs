@@ -329,6 +329,111 @@ fn an_imported_home_builds_and_deploys_back_to_what_it_was() {
     );
 }
 
+#[test]
+fn the_generated_project_imports_its_cursor_rules_and_zed_jsonc_servers_and_deploys_them_back() {
+    let scene = Scene::new(&[]);
+    let (_, output) = scene.import(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", scene.text(&output));
+    let project = scene.source.join("project");
+    let path = project.display().to_string();
+    for tool in ["cursor", "zed"] {
+        let args = [
+            "import",
+            tool,
+            path.as_str(),
+            "--scope",
+            "project",
+            "--format",
+            "json",
+        ];
+        let output = scene.kiln(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{tool}: {}",
+            scene.text(&output)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).expect("report");
+        println!(
+            "{tool} project imported per kind: {:?}",
+            count(&report, &["imported", "imported-with-warnings"])
+        );
+    }
+    let validate = scene.kiln(&["validate"]);
+    assert_eq!(validate.status.code(), Some(0), "{}", scene.text(&validate));
+    assert!(
+        scene.text(&validate).contains("0 errors"),
+        "{}",
+        scene.text(&validate)
+    );
+    let target = scene.library.path().join("deployed-project");
+    std::fs::create_dir_all(&target).expect("mkdir");
+    let into = target.display().to_string();
+    for tool in ["cursor", "zed"] {
+        let deploy = scene.kiln(&["deploy", "imported", tool, "--project", into.as_str()]);
+        assert_eq!(
+            deploy.status.code(),
+            Some(0),
+            "{tool}: {}",
+            scene.text(&deploy)
+        );
+    }
+    // Zed's 33 servers come back equal as data (the stand-in op answers each reference with
+    // itself); the library's other servers (the home's, Cursor's) are deployed to Zed too.
+    let servers = |root: &Path| data(&root.join(".zed/settings.json"))["context_servers"].clone();
+    let (source, deployed) = (servers(&project), servers(&target));
+    let source = source.as_object().expect("source servers");
+    assert_eq!(source.len(), 33);
+    for (name, server) in source {
+        assert_eq!(&deployed[name], server, "{name}");
+    }
+    // Cursor's rules come back with their globs: unquoted, a comma string, one brace glob.
+    for rule in ["react", "typescript", "sources"] {
+        let path = format!(".cursor/rules/{rule}.mdc");
+        let (source, deployed) = (
+            std::fs::read_to_string(project.join(&path)).expect("source rule"),
+            std::fs::read_to_string(target.join(&path)).expect("deployed rule"),
+        );
+        // As data: the list of globs (kiln joins a comma list without spaces; a brace glob
+        // stays one glob).
+        let globs = |text: &str| {
+            let line = text.lines().find_map(|l| l.strip_prefix("globs:"));
+            line.map(|g| {
+                let g = g.trim().trim_matches('"');
+                let mut out = Vec::new();
+                let (mut depth, mut current) = (0, String::new());
+                for c in g.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            out.push(current.trim().to_string());
+                            current.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    current.push(c);
+                }
+                out.push(current.trim().to_string());
+                out
+            })
+        };
+        assert_eq!(globs(&source), globs(&deployed), "{rule}:\n{deployed}");
+        if rule == "sources" {
+            assert_eq!(
+                globs(&deployed),
+                Some(vec!["src/**/*.{ts,tsx}".to_string()])
+            );
+        }
+        assert_eq!(
+            source.split("---").last().map(str::trim),
+            deployed.split("---").last().map(str::trim),
+            "{rule} body"
+        );
+    }
+}
+
 /// (tool, import case, [(source file, JSON pointer, deployed file)]).
 type ToolCheck<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str, &'a str)]);
 

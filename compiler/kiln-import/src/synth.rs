@@ -1,10 +1,11 @@
 //! A generated home that looks like a real, hand-kept one (for tests and the import
 //! benchmark): skills with assets, a lower-case `skill.md`, a nested `SKILL.md`, dot-files,
-//! executables, binaries, in-skill file and folder symlinks; commands in nested namespaces with repeated
-//! file names; agents in category folders with a `tools:` comma string; nested rules with
-//! `paths:`; a settings file with many permissions, env, statusLine and hooks; MCP servers with
-//! `op://` and `${VAR}` values; and a project whose Cursor rules carry frontmatter that is not
-//! YAML. Deterministic: the same sizes give the same bytes.
+//! executables, binaries, in-skill file and folder symlinks; commands in nested namespaces with
+//! repeated file names; agents in category folders with a `tools:` comma string; nested rules
+//! with `paths:`; a settings file with many permissions, env, statusLine and hooks; MCP servers
+//! with `op://` and `${VAR}` values; and a project whose Cursor rules carry frontmatter that is
+//! not YAML and whose Zed settings are JSONC with op:// references. Deterministic: the same
+//! sizes give the same bytes.
 
 use std::path::Path;
 
@@ -21,6 +22,8 @@ pub struct HomeSize {
     pub rules: usize,
     /// Permission entries in `settings.json`.
     pub permissions: usize,
+    /// MCP servers in the project's JSONC `.zed/settings.json`.
+    pub zed_servers: usize,
 }
 
 impl Default for HomeSize {
@@ -31,6 +34,7 @@ impl Default for HomeSize {
             agents: 140,
             rules: 30,
             permissions: 100,
+            zed_servers: 33,
         }
     }
 }
@@ -226,6 +230,17 @@ pub fn write_home(home: &Path, size: HomeSize) -> std::io::Result<Written> {
         b"{\n  // team servers\n  \"mcpServers\": {\n    \"docs\": { \"url\": \"https://docs.example/mcp\", \"headers\": { \"Authorization\": \"Bearer op://Work/Docs/token\" }, },\n  },\n}\n",
         0o644,
     )?;
+    // Zed's project settings: JSONC, with op:// references (also inside a string).
+    let mut zed = String::from(
+        "// Zed project settings\n{\n  \"tab_size\": 2,\n  /* the team's servers */\n  \"context_servers\": {\n",
+    );
+    for n in 0..size.zed_servers {
+        zed.push_str(&format!(
+            "    \"zed-{n:02}\": {{ \"url\": \"https://mcp{n}.example/mcp\", \"headers\": {{ \"Authorization\": \"Bearer op://Work/Zed{n}/token\" }}, }},\n"
+        ));
+    }
+    zed.push_str("  },\n}\n");
+    put("project/.zed/settings.json", zed.as_bytes(), 0o644)?;
     Ok(Written {
         files: files + links,
         lower_case_skills,

@@ -65,6 +65,7 @@ pub fn run(
                 agents,
                 rules,
                 permissions,
+                ..kiln_import::synth::HomeSize::default()
             };
             let written = kiln_import::synth::write_home(&dir, size).map_err(|e| {
                 Diagnostic::error(
