@@ -2143,6 +2143,8 @@ fn a_skills_folder_symlink_deploys_as_the_same_folder_symlink() {
         .join("components/skills/github-actions-ci");
     // `tools -> scripts`: the folder's files ship once, and the link stays a link.
     std::os::unix::fs::symlink("scripts", skill.join("tools")).expect("link");
+    // A second folder of the same files, for the link to be retargeted to below.
+    copy_tree(&skill.join("scripts"), &skill.join("scripts-v2"));
     let live = machine.home(".claude/skills/github-actions-ci");
     for mode in ["copy", "symlink"] {
         let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
@@ -2186,12 +2188,27 @@ fn a_skills_folder_symlink_deploys_as_the_same_folder_symlink() {
     assert!(
         std::fs::symlink_metadata(live.join("tools")).is_ok_and(|m| m.file_type().is_symlink())
     );
+    // Retargeted to another folder of the same files: only the link changes, and that is
+    // rebuilt.
+    std::fs::remove_file(skill.join("tools")).expect("unlink");
+    std::os::unix::fs::symlink("scripts-v2", skill.join("tools")).expect("relink");
+    let retargeted = machine.kiln(&["deploy", "personal", "claude-code"]);
+    assert_eq!(
+        retargeted.status.code(),
+        Some(0),
+        "{}",
+        text(&retargeted, &machine)
+    );
+    assert_eq!(
+        std::fs::read_link(live.join("tools")).expect("a symlink"),
+        Path::new("scripts-v2")
+    );
     // Other tools' skill folders keep it too.
     let codex = machine.kiln(&["deploy", "personal", "codex"]);
     assert_eq!(codex.status.code(), Some(0), "{}", text(&codex, &machine));
     assert_eq!(
         std::fs::read_link(machine.home(".agents/skills/github-actions-ci/tools")).expect("link"),
-        Path::new("scripts")
+        Path::new("scripts-v2")
     );
     let undeploy = machine.kiln(&["undeploy", "claude-code"]);
     assert_eq!(

@@ -71,11 +71,17 @@ fn file_hash(library: &kiln_core::Library, file: &str) -> Result<String, std::io
     match library.source(file) {
         Some(source) => Ok(content_hash(source.text.as_bytes())),
         None => library.read_asset(file).map(|(bytes, mode)| {
-            // A link's text is part of the output (deploy recreates the link).
-            match std::fs::read_link(library.root.join(file)) {
+            // A link's text is part of the output (deploy recreates the link), and so is a
+            // folder link the asset is reached through (`tools -> scripts`): retargeting it to
+            // a folder of the same files changes only the link.
+            let mut hash = match std::fs::read_link(library.root.join(file)) {
                 Ok(text) => format!("{}:{mode:o}:{}", content_hash(&bytes), text.display()),
                 Err(_) => format!("{}:{mode:o}", content_hash(&bytes)),
+            };
+            for (folder, text) in library.folder_links_on_the_way(file) {
+                hash.push_str(&format!(":{folder}->{text}"));
             }
+            hash
         }),
     }
 }
