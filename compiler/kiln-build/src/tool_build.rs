@@ -219,23 +219,32 @@ pub fn build_tool(
         .par_iter()
         .map(|unit| {
             let _done = ProgressGuard(options.progress);
+            let fingerprint = match fingerprint(request, &shared, unit, options.hashes) {
+                Ok(fingerprint) => fingerprint,
+                Err(problems) => return (unit.clone(), UnitResult::Failed(problems)),
+            };
+            let key = unit.key();
+            let cached = memo.entries.get(&key);
+            // Same fingerprint: fresh, unless its files are gone from dist.
+            let missing = match cached {
+                Some(entry) if entry.fingerprint == fingerprint => {
+                    match fresh_files(&tree, entry, previous.as_ref(), options.dist_intact) {
+                        Ok(files) => return (unit.clone(), UnitResult::Fresh(files)),
+                        Err(reason) => Some(reason),
+                    }
+                }
+                _ => None,
+            };
+            // Emitted again: now the inputs one by one, for the memo and the reason.
             let inputs = match fingerprint_inputs(request, &shared, unit, options.hashes) {
                 Ok(inputs) => inputs,
                 Err(problems) => return (unit.clone(), UnitResult::Failed(problems)),
             };
-            let fingerprint = json_hash(&inputs);
-            let key = unit.key();
-            let cached = memo.entries.get(&key);
-            let reason = match cached {
-                Some(entry) if entry.fingerprint == fingerprint => {
-                    match fresh_files(&tree, entry, previous.as_ref(), options.dist_intact) {
-                        Ok(files) => return (unit.clone(), UnitResult::Fresh(files)),
-                        Err(reason) => reason,
-                    }
-                }
-                Some(entry) => changed_inputs(&entry.inputs, &inputs),
-                None if memo.corrupt.contains(&key) => RebuildReason::CorruptEntry,
-                None => match &memo.unreadable {
+            let reason = match (missing, cached) {
+                (Some(reason), _) => reason,
+                (None, Some(entry)) => changed_inputs(&entry.inputs, &inputs),
+                (None, None) if memo.corrupt.contains(&key) => RebuildReason::CorruptEntry,
+                (None, None) => match &memo.unreadable {
                     Some(why) => RebuildReason::CacheIgnored(why.clone()),
                     None => RebuildReason::NotBuiltBefore,
                 },
@@ -430,63 +439,93 @@ impl SharedInputs {
     }
 }
 
+/// A unit's fingerprint inputs as a map (for its memo entry and `--explain`); built only for
+/// units that are emitted again.
 fn fingerprint_inputs(
     request: &EmitRequest<'_>,
     shared: &SharedInputs,
     unit: &Unit,
     hashes: Option<&FileHashes>,
 ) -> Result<BTreeMap<String, String>, Diagnostics> {
-    let library = request.library;
     let mut inputs = BTreeMap::new();
-    inputs.insert("kiln".to_string(), KILN_VERSION.to_string());
-    inputs.insert("emit".to_string(), kiln_emit::EMIT_VERSION.to_string());
-    inputs.insert("tool".to_string(), shared.tool.clone());
+    visit_inputs(request, shared, unit, hashes, |prefix, key, value| {
+        inputs.insert(format!("{prefix}{key}"), value.to_string());
+    })?;
+    Ok(inputs)
+}
+
+/// A unit's fingerprint: every input (the same as [`fingerprint_inputs`]) streamed into one
+/// hash, without building the map — what a fresh unit costs.
+fn fingerprint(
+    request: &EmitRequest<'_>,
+    shared: &SharedInputs,
+    unit: &Unit,
+    hashes: Option<&FileHashes>,
+) -> Result<String, Diagnostics> {
+    let mut hasher = blake3::Hasher::new();
+    visit_inputs(request, shared, unit, hashes, |prefix, key, value| {
+        for part in [prefix, key, value] {
+            hasher.update(part.as_bytes());
+            hasher.update(&[0]);
+        }
+    })?;
+    Ok(format!("blake3:{}", hasher.finalize().to_hex()))
+}
+
+/// Calls `input(prefix, key, value)` for every fingerprint input of `unit`, in a fixed order:
+/// kiln's and the emitter's versions, the tool definition, the unit's members, the profile's
+/// tools, each library file's hash (sorted), and the profile's variables and observation
+/// settings where they matter.
+fn visit_inputs(
+    request: &EmitRequest<'_>,
+    shared: &SharedInputs,
+    unit: &Unit,
+    hashes: Option<&FileHashes>,
+    mut input: impl FnMut(&str, &str, &str),
+) -> Result<(), Diagnostics> {
+    let library = request.library;
+    input("", "kiln", KILN_VERSION);
+    input("", "emit", &kiln_emit::EMIT_VERSION.to_string());
+    input("", "tool", &shared.tool);
     let members: Vec<String> = unit
         .members
         .iter()
         .map(|m| format!("{}@{}", m.component, m.output))
         .collect();
-    inputs.insert(
-        "unit".to_string(),
-        format!("{} {}", unit.key(), members.join(",")),
-    );
-    inputs.insert("profile.tools".to_string(), shared.profile_tools.clone());
-    let files = unit_inputs(library, unit);
-    let mut templated = false;
+    input("", "unit", &format!("{} {}", unit.key(), members.join(",")));
+    input("", "profile.tools", &shared.profile_tools);
     let mut errors = Diagnostics::new();
-    for file in &files {
-        let known = hashes.and_then(|h| h.hashes.get(file)).cloned();
-        let hash = match known.map_or_else(|| file_hash(library, file), Ok) {
-            Ok(hash) => hash,
-            Err(error) => {
-                errors.push(
+    for file in unit_inputs(library, unit) {
+        match hashes.and_then(|h| h.hashes.get(&file)) {
+            Some(hash) => input("file:", &file, hash),
+            None => match file_hash(library, &file) {
+                Ok(hash) => input("file:", &file, &hash),
+                Err(error) => errors.push(
                     Diagnostic::error(
                         "kiln::build::read",
                         format!("failed to read `{file}`: {error}"),
                     )
                     .in_file(file.clone()),
-                );
-                continue;
-            }
-        };
-        inputs.insert(format!("file:{file}"), hash);
+                ),
+            },
+        }
     }
-    for id in unit.components() {
-        templated |= library
+    let templated = unit.components().any(|id| {
+        library
             .components
             .get(id)
-            .is_some_and(|c| c.template.is_some());
-    }
+            .is_some_and(|c| c.template.is_some())
+    });
     if templated {
-        inputs.insert("variables".to_string(), shared.variables.clone());
+        input("", "variables", &shared.variables);
     }
     if unit.strategy == Strategy::CopyTree {
-        inputs.insert("observation".to_string(), shared.observation.clone());
+        input("", "observation", &shared.observation);
     }
     if errors.has_errors() {
         Err(errors)
     } else {
-        Ok(inputs)
+        Ok(())
     }
 }
 
