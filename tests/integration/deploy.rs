@@ -2072,6 +2072,51 @@ fn an_empty_secret_is_a_warning() {
     );
 }
 
+/// Deploys claude-code (personal) in copy and then in symlink mode. After each, the skill
+/// github-actions-ci's `link` is the symlink with that text, `through` (a path read through it)
+/// holds the bytes of the skill's `source` file, `also(mode)` holds, a second deploy does not
+/// name the link and `check` finds no drift.
+#[cfg(unix)]
+fn deploy_keeps_the_skills_link_in_each_mode(
+    machine: &Machine,
+    (link, text_of_link): (&str, &str),
+    (through, source): (&str, &str),
+    also: impl Fn(&str),
+) {
+    let skill = machine
+        .library
+        .path()
+        .join("components/skills/github-actions-ci");
+    let live = machine.home(".claude/skills/github-actions-ci");
+    for mode in ["copy", "symlink"] {
+        let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{mode}: {}",
+            text(&output, machine)
+        );
+        assert_eq!(
+            std::fs::read_link(live.join(link)).expect("a symlink"),
+            Path::new(text_of_link),
+            "{mode}"
+        );
+        assert_eq!(
+            std::fs::read(live.join(through)).expect("read through the link"),
+            std::fs::read(skill.join(source)).expect("source"),
+        );
+        also(mode);
+        // A second deploy has nothing to do; check sees no drift.
+        let again = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
+        assert!(
+            !text(&again, machine).contains(link),
+            "{mode}: {}",
+            text(&again, machine)
+        );
+        assert_eq!(machine.kiln(&["check"]).status.code(), Some(0), "{mode}");
+    }
+}
+
 #[test]
 #[cfg(unix)]
 fn a_skills_own_symlink_deploys_as_the_same_symlink_in_copy_and_symlink_mode() {
@@ -2084,34 +2129,15 @@ fn a_skills_own_symlink_deploys_as_the_same_symlink_in_copy_and_symlink_mode() {
     // A link that leaves the skill is read through: its content is copied.
     std::os::unix::fs::symlink("../homebrew-formula/SKILL.md", skill.join("ci.md")).expect("link");
     let live = machine.home(".claude/skills/github-actions-ci");
-    for mode in ["copy", "symlink"] {
-        let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{mode}: {}",
-            text(&output, &machine)
-        );
-        assert_eq!(
-            std::fs::read_link(live.join("changes")).expect("a symlink"),
-            Path::new("scripts/pin-action.sh"),
-            "{mode}"
-        );
-        assert_eq!(
-            std::fs::read(live.join("changes")).expect("read through"),
-            std::fs::read(skill.join("scripts/pin-action.sh")).expect("source"),
-        );
-        let copied = std::fs::symlink_metadata(live.join("ci.md")).expect("ci.md");
-        assert!(copied.file_type().is_file() || mode == "symlink", "{mode}");
-        // A second deploy has nothing to do; check sees no drift.
-        let again = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
-        assert!(
-            !text(&again, &machine).contains("changes"),
-            "{mode}: {}",
-            text(&again, &machine)
-        );
-        assert_eq!(machine.kiln(&["check"]).status.code(), Some(0), "{mode}");
-    }
+    deploy_keeps_the_skills_link_in_each_mode(
+        &machine,
+        ("changes", "scripts/pin-action.sh"),
+        ("changes", "scripts/pin-action.sh"),
+        |mode| {
+            let copied = std::fs::symlink_metadata(live.join("ci.md")).expect("ci.md");
+            assert!(copied.file_type().is_file() || mode == "symlink", "{mode}");
+        },
+    );
     // The link replaced by a file of the same bytes is drift, left alone.
     std::fs::remove_file(live.join("changes")).expect("unlink");
     std::fs::copy(skill.join("scripts/pin-action.sh"), live.join("changes")).expect("copy");
@@ -2146,32 +2172,13 @@ fn a_skills_folder_symlink_deploys_as_the_same_folder_symlink() {
     // A second folder of the same files, for the link to be retargeted to below.
     copy_tree(&skill.join("scripts"), &skill.join("scripts-v2"));
     let live = machine.home(".claude/skills/github-actions-ci");
-    for mode in ["copy", "symlink"] {
-        let output = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{mode}: {}",
-            text(&output, &machine)
-        );
-        assert_eq!(
-            std::fs::read_link(live.join("tools")).expect("a symlink"),
-            Path::new("scripts"),
-            "{mode}"
-        );
-        assert_eq!(
-            std::fs::read(live.join("tools/pin-action.sh")).expect("read through the link"),
-            std::fs::read(skill.join("scripts/pin-action.sh")).expect("source"),
-        );
-        let again = machine.kiln(&["deploy", "personal", "claude-code", "--mode", mode]);
-        assert!(
-            !text(&again, &machine).contains("tools"),
-            "{mode}: {}",
-            text(&again, &machine)
-        );
-        assert_eq!(machine.kiln(&["check"]).status.code(), Some(0), "{mode}");
-    }
-    // The record holds the link, not a second copy of the folder's files.
+    deploy_keeps_the_skills_link_in_each_mode(
+        &machine,
+        ("tools", "scripts"),
+        ("tools/pin-action.sh", "scripts/pin-action.sh"),
+        |_| {},
+    );
+    // dist holds the link, not a second copy of the folder's files.
     let dist = machine
         .library
         .path()

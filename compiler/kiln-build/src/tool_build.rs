@@ -78,8 +78,11 @@ fn file_hash(library: &kiln_core::Library, file: &str) -> Result<String, std::io
                 Ok(text) => format!("{}:{mode:o}:{}", content_hash(&bytes), text.display()),
                 Err(_) => format!("{}:{mode:o}", content_hash(&bytes)),
             };
-            for (folder, text) in library.folder_links_on_the_way(file) {
-                hash.push_str(&format!(":{folder}->{text}"));
+            if let Some((link, text)) = library
+                .skill_folder_of(file)
+                .and_then(|folder| library.asset_folder_link(file, &folder))
+            {
+                hash.push_str(&format!(":{link}->{text}"));
             }
             hash
         }),
@@ -412,7 +415,6 @@ fn manifest_entry(artifact: &Artifact) -> ManifestEntry {
     }
 }
 
-/// Everything a unit's output depends on, by name (see the crate docs).
 /// The fingerprint inputs every unit of one (profile, tool) build shares, computed once (the
 /// profile's variables were hashed again for every unit).
 struct SharedInputs {
@@ -472,7 +474,8 @@ fn fingerprint(
     Ok(format!("blake3:{}", hasher.finalize().to_hex()))
 }
 
-/// Calls `input(prefix, key, value)` for every fingerprint input of `unit`, in a fixed order:
+/// Everything a unit's output depends on, by name (see the crate docs): calls
+/// `input(prefix, key, value)` for every fingerprint input of `unit`, in a fixed order:
 /// kiln's and the emitter's versions, the tool definition, the unit's members, the profile's
 /// tools, each library file's hash (sorted), and the profile's variables and observation
 /// settings where they matter.

@@ -172,14 +172,14 @@ pub fn deploy(request: &DeployRequest<'_>) -> Result<DeployReport, DeployError> 
     let root = scope_root(request.env, scope, request.target.project_dir());
     // Each build's plan stands alone (its own record, its own files): planned in parallel.
     // (Only what planning needs is shared with the workers.)
-    let (state, dist, project, env, options) = (
+    let (state, dist, project, env, options, mode) = (
         request.state,
         request.dist,
         request.target.project_dir(),
         request.env,
         request.options,
+        request.mode,
     );
-    let mode = request.mode;
     let planned: Vec<(DeployPlan, PlannedRecord)> = manifests
         .par_iter()
         .map(|manifest| {

@@ -341,9 +341,8 @@ fn check_folder(
 /// share their folders), not once per file.
 #[derive(Default)]
 pub struct SandboxChecks {
+    /// Each folder's verdict, by root and folder.
     folders: std::collections::HashMap<(PathBuf, PathBuf), Result<Folder, Refusal>>,
-    /// Parent folders (root and relative path) whose whole chain has passed.
-    passed: std::collections::HashSet<String>,
 }
 
 impl SandboxChecks {
@@ -354,24 +353,12 @@ impl SandboxChecks {
         scope: BuildScope,
         allow_roots: &[PathBuf],
     ) -> Result<(), Refusal> {
-        let parent = location
-            .relative
-            .rsplit_once('/')
-            .map_or("", |(parent, _)| parent);
-        let key = format!("{}\n{parent}", location.root.display());
-        if self.passed.contains(&key) {
-            return check_relative(&location.relative);
-        }
-        let folders = &mut self.folders;
         check_ancestors(location, |dir| {
-            let key = (location.root.clone(), dir.to_path_buf());
-            folders
-                .entry(key)
+            self.folders
+                .entry((location.root.clone(), dir.to_path_buf()))
                 .or_insert_with(|| check_folder(dir, location, scope, allow_roots))
                 .clone()
-        })?;
-        self.passed.insert(key);
-        Ok(())
+        })
     }
 }
 
@@ -561,6 +548,48 @@ mod tests {
         assert_eq!(
             locate(&env, "other", global, None, ".acme/a.md").path(),
             PathBuf::from("/home/u/.acme/a.md")
+        );
+    }
+    #[cfg(unix)]
+    #[test]
+    fn checks_shared_by_a_plan_answer_as_check_sandbox_does() {
+        let home = tempfile::tempdir().expect("home");
+        let outside = tempfile::tempdir().expect("outside");
+        let root = home.path().to_path_buf();
+        std::fs::create_dir_all(root.join(".claude/skills/a")).expect("mkdir");
+        std::os::unix::fs::symlink(outside.path(), root.join(".claude/linked")).expect("link");
+        std::fs::write(root.join(".claude/file"), "x").expect("file");
+        let at = |relative: &str| Location {
+            root: root.clone(),
+            relative: relative.to_string(),
+        };
+        let paths = [
+            ".claude/skills/a/SKILL.md",
+            ".claude/skills/a/scripts/run.sh",
+            ".claude/linked/x.md",
+            ".claude/linked/y.md",
+            ".claude/file/z.md",
+            ".claude/missing/deeper/w.md",
+            "../escape.md",
+        ];
+        let mut shared = SandboxChecks::default();
+        for scope in [BuildScope::Global, BuildScope::Project] {
+            for relative in paths {
+                let alone = check_sandbox(&at(relative), scope, &[]);
+                // Twice: the second answer comes from the cache.
+                for _ in 0..2 {
+                    assert_eq!(shared.check(&at(relative), scope, &[]), alone, "{relative}");
+                }
+            }
+            shared = SandboxChecks::default();
+        }
+        let refused = paths
+            .iter()
+            .filter(|r| check_sandbox(&at(r), BuildScope::Global, &[]).is_err())
+            .count();
+        assert_eq!(
+            refused, 4,
+            "the link out, twice; the file as a folder; the escape"
         );
     }
 }

@@ -455,8 +455,8 @@ pub fn plan(
 
 /// A file deployed before from the same dist bytes, whose live identity and times are still
 /// what kiln recorded once they had settled: kept without reading dist or the live file.
-/// Shared files (kiln's keys among the user's), links and files that may hold secrets always
-/// take the full comparison.
+/// Shared files (kiln's keys among the user's, and the only files that may hold secrets) and
+/// links always take the full comparison.
 fn unchanged_since_deployed(
     request: &PlanRequest<'_>,
     relative: &str,
@@ -469,9 +469,8 @@ fn unchanged_since_deployed(
     let links_here = matches!(request.mode, DeployMode::Symlink { .. }) && read_only(entry);
     let path = location.path();
     let same_place = previous.live.as_deref() == Some(path.to_str()?);
-    if entry.merge.is_some()
+    if may_hold_secrets(entry)
         || entry.link.is_some()
-        || may_hold_secrets(entry)
         || links_here
         || previous.link.is_some()
         || previous.merge.is_some()

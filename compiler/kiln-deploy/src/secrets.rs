@@ -282,7 +282,8 @@ fn inject_all(
     op: &OpCommand,
     references: &BTreeSet<String>,
 ) -> Result<Option<BTreeMap<String, String>>, DeployError> {
-    // Markers no value is expected to hold; a value that does is caught below (count check).
+    // Markers no value is expected to hold; a value that does breaks the strict parse below,
+    // and each reference is then asked alone.
     let open = |index: usize| format!("<kiln-secret-{index}>");
     let close = |index: usize| format!("</kiln-secret-{index}>");
     let mut template = String::new();
@@ -548,6 +549,35 @@ mod tests {
         let secrets = Secrets::resolve_with(&references, &command, [1; 32], &|_| {}).expect("ok");
         assert_eq!(secrets.values["op://v/i/multi"], "first\nsecond");
         assert_eq!(secrets.values["op://v/i/plain"], "x");
+        assert_eq!(std::fs::read_to_string(&log).expect("log"), "inject\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hung_inject_is_an_error_and_not_retried_reference_by_reference() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let op = dir.path().join("op");
+        let log = dir.path().join("log");
+        // Waits for a sign-in that never comes, whatever it is asked.
+        std::fs::write(
+            &op,
+            format!("#!/bin/sh\necho \"$1\" >> {}\nsleep 30\n", log.display()),
+        )
+        .expect("op");
+        std::fs::set_permissions(&op, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let command = OpCommand {
+            program: op.display().to_string(),
+            timeout: Duration::from_secs(1),
+        };
+        let references: BTreeSet<String> = ["op://v/i/a", "op://v/i/b"].map(String::from).into();
+        let Err(error) = Secrets::resolve_with(&references, &command, [1; 32], &|_| {}) else {
+            panic!("resolved although op hangs");
+        };
+        assert!(
+            error.to_string().contains("inject` timed out after 1s"),
+            "{error}"
+        );
         assert_eq!(std::fs::read_to_string(&log).expect("log"), "inject\n");
     }
 

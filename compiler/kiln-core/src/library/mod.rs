@@ -418,26 +418,11 @@ impl Library {
         })
     }
 
-    /// The symlinked folders a skill asset is reached through, below its skill's folder
-    /// (`components/skills/<name>/`), with their link texts, outermost first.
-    pub fn folder_links_on_the_way(&self, path: &str) -> Vec<(String, String)> {
+    /// The folder of the skill a library path lies in (`components/skills/<name>/`), if any.
+    pub fn skill_folder_of(&self, path: &str) -> Option<String> {
         let skills = format!("{}/skills/", self.paths().components);
-        let Some(inner) = path.strip_prefix(&skills) else {
-            return Vec::new();
-        };
-        let segments: Vec<&str> = inner.split('/').collect();
-        // segments[0] is the skill's folder; the last is the asset itself.
-        (2..segments.len())
-            .filter_map(|depth| {
-                let folder = format!("{skills}{}", segments[..depth].join("/"));
-                let metadata = std::fs::symlink_metadata(self.root.join(&folder)).ok()?;
-                if !metadata.file_type().is_symlink() {
-                    return None;
-                }
-                let text = std::fs::read_link(self.root.join(&folder)).ok()?;
-                Some((folder, text.display().to_string()))
-            })
-            .collect()
+        let (name, _) = path.strip_prefix(&skills)?.split_once('/')?;
+        Some(format!("{skills}{name}/"))
     }
 
     /// A relative symlink at a library-relative path that resolves inside `folder`: its text
